@@ -1,0 +1,193 @@
+"""Segmentation metrics of the study (spec/methods.md, "Metrics").
+
+- mIoU: one confusion matrix accumulated over every evaluated pixel (255 ignored),
+  ``IoU_c = TP / (TP + FP + FN)``, averaged over the classes whose union is non-zero (as
+  MMSegmentation does).
+- MisRatio (after SegPGD, Gu et al. 2022): fraction of valid pixels whose prediction differs from
+  the label.
+- Attack success rate (ours): fraction of valid pixels predicted correctly on the clean image that
+  are mispredicted on the adversarial one; relative mIoU drop ``1 - mIoU_adv / mIoU_clean``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+from .validation import IGNORE_INDEX, check_images, check_labels
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor, names: tuple[str, str] = ("pred", "target")) -> None:
+    for t, name in zip((pred, target), names):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer class ids, got dtype {t.dtype}")
+    if pred.shape != target.shape:
+        raise ValueError(f"{names[0]} of shape {tuple(pred.shape)} does not match {names[1]} of shape {tuple(target.shape)}")
+
+
+def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int,
+                     ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+    """Confusion matrix of predicted vs. true class ids, ignoring ``ignore_index`` pixels.
+
+    Args:
+        pred: predicted class ids, any shape.
+        target: true class ids (or ``ignore_index``), same shape as ``pred``.
+        num_classes: number of classes ``C``.
+        ignore_index: label value excluded from the count.
+
+    Returns:
+        int64 tensor ``(C, C)`` on ``target``'s device; entry ``[t, p]`` counts pixels of true class
+        ``t`` predicted as ``p`` (rows = target).
+
+    Raises:
+        ValueError: on mismatched shapes or class ids outside ``0..C-1``.
+    """
+    _check_pair(pred, target)
+    valid = target != ignore_index
+    t, p = target[valid].long(), pred[valid].long().to(target.device)
+    if t.numel() and (t.min() < 0 or t.max() >= num_classes):
+        raise ValueError(f"target holds class ids outside 0..{num_classes - 1} (and {ignore_index} = ignore)")
+    if p.numel() and (p.min() < 0 or p.max() >= num_classes):
+        raise ValueError(f"pred holds class ids outside 0..{num_classes - 1}")
+    counts = torch.bincount(t * num_classes + p, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def per_class_iou(conf: torch.Tensor) -> torch.Tensor:
+    """``IoU_c = TP / (TP + FP + FN)`` per class; NaN where the union is 0 (class absent and never predicted).
+
+    Shape: ``(C, C)`` int -> ``(C,)`` float64.
+    """
+    if not isinstance(conf, torch.Tensor) or conf.dim() != 2 or conf.shape[0] != conf.shape[1]:
+        raise ValueError(f"conf must be a square (C,C) tensor, got {getattr(conf, 'shape', type(conf).__name__)}")
+    conf = conf.double()
+    tp = conf.diag()
+    union = conf.sum(0) + conf.sum(1) - tp
+    return torch.where(union > 0, tp / union.clamp_min(1), torch.full_like(tp, math.nan))
+
+
+def miou(conf: torch.Tensor) -> float:
+    """Mean IoU over the classes whose union is non-zero; NaN if there is none."""
+    iou = per_class_iou(conf)
+    present = ~iou.isnan()
+    return float(iou[present].mean()) if present.any() else math.nan
+
+
+def pixel_accuracy(conf: torch.Tensor) -> float:
+    """Fraction of counted (non-ignored) pixels predicted correctly; NaN if none is counted."""
+    total = conf.sum()
+    return float(conf.diag().sum().double() / total) if total > 0 else math.nan
+
+
+def mis_ratio(pred: torch.Tensor, target: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> float:
+    """MisRatio (SegPGD, Gu et al. 2022): fraction of valid pixels with ``pred != target``; NaN if none is valid."""
+    _check_pair(pred, target)
+    valid = target != ignore_index
+    n = int(valid.sum())
+    return float((pred.to(target.device)[valid] != target[valid]).sum()) / n if n else math.nan
+
+
+def attack_success_rate(clean_pred: torch.Tensor, adv_pred: torch.Tensor, target: torch.Tensor,
+                        ignore_index: int = IGNORE_INDEX) -> float:
+    """Fraction of valid pixels correct on the clean image that the attack makes wrong [ours].
+
+    Returns NaN when no valid pixel is correct on the clean image.
+    """
+    _check_pair(clean_pred, target, ("clean_pred", "target"))
+    _check_pair(adv_pred, target, ("adv_pred", "target"))
+    correct = (target != ignore_index) & (clean_pred.to(target.device) == target)
+    n = int(correct.sum())
+    return float((adv_pred.to(target.device)[correct] != target[correct]).sum()) / n if n else math.nan
+
+
+def relative_drop(miou_adv: float, miou_clean: float) -> float:
+    """Relative mIoU drop ``1 - mIoU_adv / mIoU_clean``; NaN when the clean mIoU is 0."""
+    return 1.0 - miou_adv / miou_clean if miou_clean else math.nan
+
+
+def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
+    param = next(iter(model.parameters()), None)
+    return param.device if param is not None else fallback
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """Predicted class ids (argmax of the logits), computed in eval mode without gradients.
+
+    Args:
+        model: a contract model (input [0,1], logits ``(N,C,H,W)``).
+        images: float ``(N,3,H,W)`` in [0,1], on any device (moved to the model's device per batch).
+        batch_size: images per forward pass.
+
+    Returns:
+        int64 ``(N,H,W)`` on ``images``'s device.
+    """
+    check_images(images)
+    device = _model_device(model, images.device)
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model(images[i:i + batch_size].to(device)).argmax(1).to(images.device)
+               for i in range(0, len(images), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.zeros((0, *images.shape[-2:]), dtype=torch.long, device=images.device)
+
+
+def _batches(data: Any, batch_size: int) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield ``(images, labels)`` batches from a tensor pair, a Dataset, or an iterable of batches."""
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        images, labels = data
+        for i in range(0, len(images), batch_size):
+            yield images[i:i + batch_size], labels[i:i + batch_size]
+    elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        for i in range(0, len(data), batch_size):
+            idx = list(range(i, min(i + batch_size, len(data))))
+            if hasattr(data, "tensors"):  # SyntheticSegmentation's fast batched path
+                yield data.tensors(idx)
+            else:
+                items = [data[j] for j in idx]
+                yield torch.stack([x for x, _ in items]), torch.stack([torch.as_tensor(y) for _, y in items])
+    elif isinstance(data, Iterable):  # a DataLoader
+        yield from data
+    else:
+        raise TypeError("data must be a Dataset, a DataLoader or an (images, labels) tensor pair, "
+                        f"got {type(data).__name__}")
+
+
+def evaluate(model: nn.Module, data: Any, batch_size: int = 32, device: torch.device | str | None = None) -> dict:
+    """Evaluate ``model`` on a dataset and return a tidy record.
+
+    Args:
+        model: a contract model with ``num_classes``.
+        data: a Dataset of ``(image, label)``, a DataLoader of batches, or an ``(images, labels)`` pair.
+        batch_size: images per forward pass (ignored for a DataLoader).
+        device: where to run; default the model's device. The model is moved there.
+
+    Returns:
+        ``{"miou", "pixel_accuracy", "mis_ratio", "n_images", "n_pixels", "per_class_iou"}``; the
+        last is a list of floats (NaN for classes absent from labels and predictions).
+    """
+    num_classes = getattr(model, "num_classes", None)
+    if not isinstance(num_classes, int):
+        raise TypeError("evaluate needs a model with an integer num_classes attribute")
+    if device is not None:
+        model.to(device)
+    device = _model_device(model, torch.device("cpu"))
+    conf = torch.zeros(num_classes, num_classes, dtype=torch.long, device=device)
+    n_images = 0
+    for images, labels in _batches(data, batch_size):
+        check_images(images)
+        check_labels(labels, num_classes, images=images)
+        labels = labels.to(device)
+        conf += confusion_matrix(predict(model, images.to(device), batch_size), labels, num_classes)
+        n_images += len(images)
+    if n_images == 0:
+        raise ValueError("evaluate got no images")
+    acc = pixel_accuracy(conf)
+    return {"miou": miou(conf), "pixel_accuracy": acc, "mis_ratio": 1.0 - acc, "n_images": n_images,
+            "n_pixels": int(conf.sum()), "per_class_iou": per_class_iou(conf).tolist()}

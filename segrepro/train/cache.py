@@ -1,0 +1,64 @@
+"""Where trained checkpoints live, and ``get_model``: load from the cache or train once.
+
+A final checkpoint is ``cache_dir("models") / f"{model}-{preset}-{key}.pt"``, where ``key`` hashes
+every field of the :class:`~segrepro.train.core.TrainConfig`; a run in progress keeps a per-epoch
+checkpoint (weights, optimizer, schedule, history) under ``cache_dir("models", "partial")``.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..models.checkpoint import load_checkpoint
+from ..models.wrap import SegModel
+from ..paths import cache_dir
+
+if TYPE_CHECKING:
+    from .core import TrainConfig
+
+
+def model_path(config: "TrainConfig") -> Path:
+    """Path of the final cached checkpoint for ``config``."""
+    return cache_dir("models") / f"{config.model}-{config.preset}-{config.key()}.pt"
+
+
+def partial_path(config: "TrainConfig") -> Path:
+    """Path of the per-epoch resume checkpoint for ``config``."""
+    return cache_dir("models", "partial") / f"{config.model}-{config.preset}-{config.key()}.pt"
+
+
+def init_path(config: "TrainConfig") -> Path:
+    """Checkpoint named by ``config.init_from``: a file path, or the key of a cached model of the same name and preset."""
+    ref = str(config.init_from)
+    if Path(ref).is_file():
+        return Path(ref)
+    path = cache_dir("models") / f"{config.model}-{config.preset}-{ref}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"init_from={ref!r}: no checkpoint at {path} (train the clean model first)")
+    return path
+
+
+def get_model(config: "TrainConfig", device: torch.device | str | None = None, progress: bool = True) -> SegModel:
+    """Return the trained model for ``config``: from the cache if present, else train (and cache) it.
+
+    Args:
+        config: the training configuration; its ``key()`` names the cache entry.
+        device: where the returned model lives (default: CUDA if available, else CPU).
+        progress: show a tqdm bar when training.
+
+    Returns:
+        The model in eval mode; ``model.checkpoint_meta`` holds the preset, config, history and val mIoU.
+    """
+    from . import core  # lazy: core imports this module
+
+    device = torch.device(device) if device is not None else core.default_device()
+    path = model_path(config)
+    if path.is_file():
+        try:
+            return load_checkpoint(path, map_location=device).to(device)
+        except ValueError as err:  # a damaged cache entry is regenerable: say so and retrain
+            warnings.warn(f"{err}; retraining {config.model} on {config.preset}", stacklevel=2)
+    return core.train_model(config, device=device, progress=progress)
