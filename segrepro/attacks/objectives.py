@@ -1,0 +1,166 @@
+"""Pixel objectives: plain CE, SegPGD, CosPGD, TranSegPGD and RP-PGD.
+
+The equation-level functions live in :mod:`segrepro.attacks.weights` and are re-exported here
+(``segpgd_weights``, ``cospgd_weights``, ``weighted_ce``, ``rppgd_lambdas``, ``prototype_loss``,
+...). This module adds the objective *parts* the engine composes; their per-run state lives in the
+:class:`~segrepro.attacks.context.AttackContext`.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from segrepro.attacks.context import AttackContext
+from segrepro.attacks.parts import Objective, Param, in_range, one_of
+from segrepro.attacks.weights import (cospgd_weights, pixel_ce, pixel_kl, prototype_loss, rppgd_lambdas,
+                                      rppgd_regions, rppgd_update, segpgd_weights, transegpgd_stage1_weights,
+                                      transegpgd_stage2_weights, weighted_ce)
+from segrepro.validation import IGNORE_INDEX
+
+__all__ = ["pixel_ce", "weighted_ce", "segpgd_weights", "cospgd_weights", "transegpgd_stage1_weights",
+           "pixel_kl", "transegpgd_stage2_weights", "rppgd_lambdas", "rppgd_update", "rppgd_regions",
+           "prototype_loss", "transegpgd_stage2_flags", "CrossEntropy", "SegPGD", "CosPGD", "TranSegPGD",
+           "RPPGD"]
+
+
+class CrossEntropy(Objective):
+    """Mean per-pixel CE over valid pixels (DS paper Eq. 4; BIM/PGD/FGSM)."""
+
+    name = "ce"
+
+    def loss(self, logits, labels, features, ctx, geometry):
+        return weighted_ce(logits, labels)
+
+
+class SegPGD(Objective):
+    """SegPGD (Gu et al., ECCV 2022, Eq. 4): ``lambda_t = (t-1)/(2T)`` with ``T = steps``."""
+
+    name = "segpgd"
+
+    def loss(self, logits, labels, features, ctx, geometry):
+        return weighted_ce(logits, labels, segpgd_weights(logits.detach(), labels, ctx.t, ctx.steps))
+
+
+class CosPGD(Objective):
+    """CosPGD (Agnihotri et al., ICML 2024): CE weighted by ``cos(softmax(z), onehot(y))``, detached."""
+
+    name = "cospgd"
+
+    def loss(self, logits, labels, features, ctx, geometry):
+        return weighted_ce(logits, labels, cospgd_weights(logits.detach(), labels))
+
+
+@torch.no_grad()
+def transegpgd_stage2_flags(stage2: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, t: int, T: int,
+                            switch: str = "half") -> torch.Tensor:
+    """TranSegPGD's per-image stage flag after iteration ``t``'s predictions (switch rule ours).
+
+    An image enters stage 2 (sticky) once none of its valid pixels is correctly predicted; with
+    ``switch="half"`` every image also enters it at ``t = ceil(T/2) + 1``. Per image, so that an
+    image's trajectory does not depend on the rest of its batch; a tensor flag, so no host sync.
+
+    Shape: ``(N,), (N,C,H,W), (N,H,W) -> (N,)`` bool.
+    """
+    correct = (logits.argmax(1) == labels) & (labels != IGNORE_INDEX)
+    flags = stage2 | ~correct.flatten(1).any(1)
+    if switch == "half" and t >= math.ceil(T / 2) + 1:
+        flags = torch.ones_like(flags)
+    return flags
+
+
+class TranSegPGD(Objective):
+    """TranSegPGD (arXiv 2312.02207; weights, switch and KL split per ``spec/methods.md``, ours).
+
+    Stage 1 weights pixels by correctness (``gamma``), stage 2 by transferability:
+    ``KL(softmax(z_clean) || softmax(z_adv))`` above the image's mean KL gets ``1 - beta``.
+    Under an input transform the clean logits (one no-grad forward before the loop) are carried
+    to the transformed grid with the same geometry, bilinearly.
+    """
+
+    name = "transegpgd"
+    params = {
+        "gamma": Param(0.1, "[ours]", "stage-1 weight of the non-favoured pixels", in_range(0.0, 1.0)),
+        "beta": Param(0.1, "[ours]", "stage-2 weight of low-KL pixels", in_range(0.0, 1.0)),
+        "stage1_favour": Param("correct", "[ours: abstract; the summary says 'wrong']",
+                               "stage-1 pixels weighted 1 - gamma", one_of("correct", "wrong")),
+        "switch": Param("half", "[ours]", "stage 2 at ceil(T/2)+1 or once all fooled ('all_fooled': only then)",
+                        one_of("half", "all_fooled")),
+    }
+
+    def setup(self, ctx):
+        ctx.clean_logits_once()
+        ctx.stage2 = torch.zeros(ctx.images.shape[0], dtype=torch.bool, device=ctx.device)
+
+    def loss(self, logits, labels, features, ctx, geometry):
+        p = ctx.params
+        adv = logits.detach()
+        ctx.stage2 = transegpgd_stage2_flags(ctx.stage2, adv, labels, ctx.t, ctx.steps, p["switch"])
+        clean = ctx.clean_logits if geometry is None else geometry.apply(ctx.clean_logits, "map")
+        w1 = transegpgd_stage1_weights(adv, labels, p["gamma"], p["stage1_favour"])
+        w2 = transegpgd_stage2_weights(adv, clean, labels, p["beta"])
+        return weighted_ce(logits, labels, torch.where(ctx.stage2[:, None, None], w2, w1))
+
+
+_REGIONS = ("true", "boundary", "false")
+
+
+def _regions_check(value) -> str | None:
+    ok = isinstance(value, (tuple, list)) and all(v in _REGIONS for v in value) and len(set(value)) == len(value)
+    return None if ok else f"must be a tuple of distinct names from {list(_REGIONS)}, got {value!r}"
+
+
+def _lambdas_check(value) -> str | None:
+    ok = isinstance(value, (tuple, list)) and len(value) == 3 and all(
+        isinstance(v, (int, float)) and v >= 0 for v in value)
+    return None if ok else f"must be three non-negative numbers (lambda1, lambda2, lambda3), got {value!r}"
+
+
+class RPPGD(Objective):
+    """RP-PGD (AAAI 2025, Eqs. 3-7, Alg. 1): ``L_RP = beta L_R + (1 - beta) L_P``.
+
+    Regions use the predictions of ``x_{i-1}`` from this iteration's forward (plus one no-grad clean
+    forward before the loop); ``i = t``, ``N = steps``. The region memory lives on the native grid,
+    so RP-PGD does not compose with geometry-changing input transforms.
+    """
+
+    name = "rp_pgd"
+    needs_features = True
+    geometry_safe = False
+    params = {
+        "rp_beta": Param(0.75, "[paper: RP-PGD Eq. 7, App. D]", "weight of L_R against L_P", in_range(0.0, 1.0)),
+        "prototype_grad": Param(True, "[ours; released code detaches (False)]",
+                                "keep the features' gradient in L_P", one_of(True, False)),
+        "regions": Param(_REGIONS, "[paper: RP-PGD Table 1]", "regions entering L_R", _regions_check),
+        "schedule": Param("dynamic", "[paper: RP-PGD Eq. 4, Table 2]",
+                          "'dynamic' = Eq. 4; 'constant' = the fixed `lambdas`", one_of("dynamic", "constant")),
+        "lambdas": Param((0.4, 0.4, 0.2), "[paper: RP-PGD Table 2, group 2]",
+                         "fixed (lambda1, lambda2, lambda3) for schedule='constant'", _lambdas_check),
+        "prototype_regions": Param(("true",), "[paper: RP-PGD Eq. 5, Table 3]",
+                                   "regions whose pixels form the prototypes", _regions_check),
+    }
+
+    def setup(self, ctx):
+        valid = ctx.labels != IGNORE_INDEX
+        ctx.clean_correct = (ctx.clean_logits_once().argmax(1) == ctx.labels) & valid
+        ctx.ever_wrong = torch.zeros_like(ctx.clean_correct)
+
+    def loss(self, logits, labels, features, ctx, geometry):
+        p = ctx.params
+        with torch.no_grad():
+            ctx.ever_wrong = rppgd_update(ctx.ever_wrong, ctx.clean_correct, logits.argmax(1), labels)
+            masks = dict(zip(_REGIONS, rppgd_regions(ctx.clean_correct, ctx.ever_wrong, labels)))
+            lams = rppgd_lambdas(ctx.t, ctx.steps) if p["schedule"] == "dynamic" else tuple(p["lambdas"])
+            w = torch.zeros_like(logits[:, 0], dtype=torch.float32)
+            for name, lam in zip(_REGIONS, lams):
+                if name in p["regions"]:
+                    w = w + lam * masks[name]
+        loss = weighted_ce(logits, labels, w)
+        # With detached features L_P is a constant of x: it cannot move the sign step, so skip it.
+        if p["rp_beta"] < 1 and p["prototype_grad"]:
+            proto_mask = torch.zeros_like(ctx.clean_correct)
+            for name in p["prototype_regions"]:
+                proto_mask = proto_mask | masks[name]
+            l_p = prototype_loss(features.float(), labels, proto_mask, num_classes=ctx.num_classes)
+            loss = p["rp_beta"] * loss + (1 - p["rp_beta"]) * l_p
+        return loss
