@@ -94,3 +94,7 @@ class CityscapesDataset(FileSegmentation):
         """Resize to exactly ``size`` (no crop: the 1:2 frames keep their aspect at (S, 2S))."""
         image = TF.resize(image, list(self.size), interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
         return image, TF.resize(label, list(self.size), interpolation=TF.InterpolationMode.NEAREST)
+
+
+# the name segrepro.data.get_dataset("cityscapes", ...) looks up
+CityscapesSegmentation = CityscapesDataset

@@ -197,3 +197,7 @@ class VOCSegmentationDataset(FileSegmentation):
         ids = [Path(line.split()[0]).stem for line in id_list.read_text().splitlines() if line.strip()]
         return ([str(voc_root / "JPEGImages" / f"{i}.jpg") for i in ids],
                 [str(label_dir / f"{i}.png") for i in ids])
+
+
+# the name segrepro.data.get_dataset("voc", ...) looks up
+VOCSegmentation = VOCSegmentationDataset

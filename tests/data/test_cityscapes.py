@@ -67,3 +67,10 @@ def test_missing_root_and_wrong_structure(tmp_path):
     (root / "gtFine/val/frankfurt/frankfurt_000000_000000_gtFine_labelIds.png").unlink()
     with pytest.raises(FileNotFoundError, match="gtFine_labelIds.png"):
         CityscapesDataset(root, "val")
+
+
+def test_reachable_through_get_dataset(cs_root):
+    from segrepro.data import get_dataset
+
+    ds = get_dataset("cityscapes", "val", root=cs_root, size=8)
+    assert isinstance(ds, CityscapesDataset) and ds[0][1].shape == (8, 16)

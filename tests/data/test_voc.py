@@ -103,3 +103,10 @@ def test_colour_label_png_is_rejected(tmp_path):
 def test_bad_size(voc_root):
     with pytest.raises(ValueError, match="size"):
         VOCSegmentationDataset(voc_root, "val", size=(0, 4))
+
+
+def test_reachable_through_get_dataset(voc_root):
+    from segrepro.data import get_dataset
+
+    ds = get_dataset("voc", "val", root=voc_root, size=16)
+    assert isinstance(ds, VOCSegmentationDataset) and ds[0][1].shape == (16, 16)
