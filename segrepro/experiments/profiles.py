@@ -1,0 +1,221 @@
+"""Run profiles: how big a study run is (``smoke``, ``embedded``, ``paper``).
+
+A profile is a frozen dataclass; every field can be overridden, either in Python
+(``get_profile("embedded", steps=50)``) or from the command line (``--set steps=50``, parsed by
+:func:`parse_override`). Studies (``segrepro.experiments.studies``) read a profile and build their
+grids from it, so one profile drives every notebook and the CLI.
+
+Example:
+    >>> p = get_profile("smoke", seeds=(0, 1))
+    >>> p.seeds
+    (0, 1)
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+#: The zoo of ``segrepro.models`` (design.md). Sources and targets are drawn from it; an adversarially
+#: trained target is written ``"<arch>@<ATTACK><T>-AT"``, e.g. ``"psp_r18@PGD3-AT"`` (see ``zoo.py``).
+ZOO = ("fcn8s_vgg16", "fcn16s_vgg16", "psp_r18", "psp_r34", "dlv3_r18", "dlv3_r34")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything that sets the scale of a study run.
+
+    Attributes:
+        name: Profile name; results go to ``results_dir(name)``.
+        presets: Datasets: synthetic presets (``shapes``, ``street``) or real ones (``voc``, ``cityscapes``).
+        data_root: Root folder of a real dataset (``paper`` profile); ``None`` for synthetic data.
+        image_size: Side of the synthetic images in pixels (``None``: the preset's default).
+        models: Clean models to train (or load, ``paper``) per preset.
+        at_models: Adversarially trained models, e.g. ``"psp_r18@PGD3-AT"`` (fine-tuned from the clean one).
+        sources: Models the adversarial examples are made on.
+        targets: Models they are evaluated on (each source is also evaluated on itself: white-box).
+        methods: Attack methods of the main transfer grid (names of ``segrepro.attacks``).
+        method_params: Extra keyword parameters per method name, e.g. ``{"ds": {"scale_range": 0.5}}``.
+        eps: L-inf budgets (the papers use 0.03; 0.06 is added because synthetic models are robust).
+        alpha: Step size (0.01, DS and RP-PGD papers).
+        steps: Iterations of the main grid.
+        snapshots: Iterations at which examples are evaluated (one run to ``max(snapshots)``).
+        long_steps: Iterations of the long run (DS Fig. 4); studies decide where to use it.
+        n_images: Validation images attacked per cell.
+        seeds: Attack seeds (random start, DS scales, ...); the 95 % intervals are over these.
+        batch_size: Attack and evaluation batch size.
+        train: Overrides of ``segrepro.train.TrainConfig`` for the clean zoo.
+        at_train: Overrides of ``TrainConfig`` for adversarial fine-tuning (``epochs``, ``at_steps``, ...).
+        checkpoints: ``paper`` profile: model name -> checkpoint path (loaded, never trained).
+        device: ``"cpu"``, ``"cuda"`` or ``None`` (CUDA when available).
+        amp: Autocast during attacks and evaluation (CUDA only).
+        threads: ``torch.set_num_threads`` for CPU runs (``0``: leave torch's default).
+    """
+
+    name: str
+    presets: tuple[str, ...] = ("shapes", "street")
+    data_root: str | None = None
+    image_size: int | None = 96
+    models: tuple[str, ...] = ("fcn8s_vgg16", "psp_r18", "dlv3_r18")
+    at_models: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ("fcn8s_vgg16", "psp_r18", "dlv3_r18")
+    targets: tuple[str, ...] = ("fcn8s_vgg16", "psp_r18", "dlv3_r18")
+    methods: tuple[str, ...] = ("bim", "ds")
+    method_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    eps: tuple[float, ...] = (0.03,)
+    alpha: float = 0.01
+    steps: int = 10
+    snapshots: tuple[int, ...] = (10,)
+    long_steps: int = 10
+    n_images: int = 32
+    seeds: tuple[int, ...] = (0,)
+    batch_size: int = 16
+    train: Mapping[str, Any] = field(default_factory=dict)
+    at_train: Mapping[str, Any] = field(default_factory=dict)
+    checkpoints: Mapping[str, str] = field(default_factory=dict)
+    device: str | None = None
+    amp: bool = False
+    threads: int = 0
+
+    def with_overrides(self, **overrides: Any) -> "Profile":
+        """Return a copy with some fields replaced; unknown fields raise ``ValueError``."""
+        _check_fields(overrides)
+        return dataclasses.replace(self, **{k: _normalise(k, v) for k, v in overrides.items()})
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-serialisable) of every field, e.g. to show in a notebook."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=list))
+
+
+_SMOKE = Profile(
+    name="smoke", presets=("shapes",), image_size=64,
+    models=("fcn8s_vgg16", "psp_r18"), at_models=(),
+    sources=("fcn8s_vgg16", "psp_r18"), targets=("fcn8s_vgg16", "psp_r18"),
+    methods=("bim", "ds"), eps=(0.03,), steps=4, snapshots=(2, 4), long_steps=6,
+    n_images=8, seeds=(0,), batch_size=8,
+    train={"epochs": 2, "train_length": 512, "width": 8},
+    at_train={"epochs": 1, "at_steps": 1}, threads=1,
+)
+
+# Budget (2-core CPU, 40 min including notebooks and the book): training ~3 clean models x 2 presets at
+# ~2 min, 3 PGD3-AT fine-tunes of ~1 min on `shapes`, attacks on 32 val images (~7 ms per image-iteration
+# at 96 px, design.md), so about 200 image-iterations budget per second of the remaining ~15 min.
+_EMBEDDED = Profile(
+    name="embedded", presets=("shapes", "street"), image_size=96,
+    models=("fcn8s_vgg16", "psp_r18", "dlv3_r18", "psp_r34"),
+    at_models=("psp_r18@PGD3-AT", "dlv3_r18@PGD3-AT", "fcn8s_vgg16@PGD3-AT"),
+    sources=("fcn8s_vgg16", "psp_r18", "dlv3_r18"),
+    targets=("fcn8s_vgg16", "psp_r18", "dlv3_r18", "psp_r34"),
+    methods=("bim", "ds"), eps=(0.03, 0.06), steps=20, snapshots=(1, 2, 5, 10, 20), long_steps=100,
+    n_images=32, seeds=(0, 1), batch_size=16,
+    train={"epochs": 6, "train_length": 1500, "width": 16},
+    at_train={"epochs": 1, "at_steps": 3}, threads=1,
+)
+
+_PAPER = Profile(
+    name="paper", presets=("voc",), data_root=None, image_size=None,
+    models=(), at_models=(),
+    sources=("fcn8s_vgg16", "psp_r50", "dlv3_r50"),
+    targets=("fcn8s_vgg16", "fcn16s_vgg16", "psp_r50", "psp_r101", "dlv3_r50", "dlv3_r101"),
+    methods=("bim", "ds"), eps=(0.03,), steps=1000, snapshots=(1, 5, 10, 20, 50, 100, 200, 500, 1000),
+    long_steps=10000, n_images=1449, seeds=(0, 1, 2), batch_size=8,
+    device="cuda", amp=True,
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (_SMOKE, _EMBEDDED, _PAPER)}
+
+
+def available() -> list[str]:
+    """Names of the built-in profiles."""
+    return sorted(PROFILES)
+
+
+def get_profile(name: str | Profile, **overrides: Any) -> Profile:
+    """Return a built-in profile with some fields overridden.
+
+    Args:
+        name: ``"smoke"``, ``"embedded"`` or ``"paper"`` (or a :class:`Profile`, returned with overrides).
+        **overrides: Field values to replace, e.g. ``steps=50, seeds=(0, 1, 2)``.
+
+    Returns:
+        A new :class:`Profile`.
+
+    Raises:
+        ValueError: Unknown profile name or field (the message lists the valid ones).
+    """
+    if isinstance(name, Profile):
+        return name.with_overrides(**overrides)
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(available())}")
+    return PROFILES[name].with_overrides(**overrides)
+
+
+def field_names() -> list[str]:
+    """Names of the overridable profile fields."""
+    return [f.name for f in dataclasses.fields(Profile)]
+
+
+def parse_override(text: str, base: Profile | None = None) -> tuple[str, Any]:
+    """Parse one ``field=value`` command-line override into a typed ``(field, value)`` pair.
+
+    Values are parsed as JSON when possible (``steps=50``, ``train={"epochs":3}``, ``seeds=[0,1]``);
+    a comma-separated list fills a tuple field (``eps=0.03,0.06``); ``none`` means ``None``.
+
+    Raises:
+        ValueError: Missing ``=``, unknown field, or a value of the wrong type for the field.
+    """
+    if "=" not in text:
+        raise ValueError(f"override {text!r} is not of the form field=value")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    _check_fields({key: None})
+    base = base or PROFILES["smoke"]
+    current = getattr(base, key)
+    kind = _kind(key)
+    if raw.lower() in ("none", "null"):
+        return key, None
+    if kind is tuple and not raw.startswith("["):
+        items = [s for s in raw.split(",") if s != ""]
+        value: Any = [_scalar(s) for s in items]
+    else:
+        value = _scalar(raw)
+    if kind is bool and isinstance(value, str):
+        if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+            raise ValueError(f"{key} expects true/false, got {raw!r}")
+        value = value.lower() in ("true", "yes", "1")
+    if kind is tuple and not isinstance(value, (list, tuple)):
+        value = [value]
+    expected = {tuple: (list, tuple), dict: dict, int: int, float: (int, float), bool: bool, str: str}[kind]
+    if kind is int and isinstance(value, bool) or not isinstance(value, expected):
+        raise ValueError(f"{key} expects a {kind.__name__} (now {current!r}), got {raw!r}")
+    return key, _normalise(key, value)
+
+
+def _kind(key: str) -> type:
+    """The Python type a field holds, read from its annotation string."""
+    ann = str(next(f.type for f in dataclasses.fields(Profile) if f.name == key))
+    for token, kind in (("tuple", tuple), ("Mapping", dict), ("bool", bool), ("float", float),
+                        ("int", int), ("str", str)):
+        if ann.startswith(token):
+            return kind
+    return str
+
+
+def _scalar(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def _check_fields(overrides: Mapping[str, Any]) -> None:
+    unknown = sorted(set(overrides) - set(field_names()))
+    if unknown:
+        raise ValueError(f"unknown profile field(s) {', '.join(unknown)}; valid fields: {', '.join(field_names())}")
+
+
+def _normalise(key: str, value: Any) -> Any:
+    """Lists become tuples (profiles stay hashable-ish and comparable); eps values become floats."""
+    if _kind(key) is tuple and isinstance(value, (list, tuple)):
+        value = tuple(float(v) for v in value) if key == "eps" else tuple(value)
+    return value
