@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
+from .devices import resolve_device
 from .validation import IGNORE_INDEX, check_images, check_labels
 
 
@@ -176,7 +177,7 @@ def evaluate(model: nn.Module, data: Any, batch_size: int = 32, device: torch.de
     if not isinstance(num_classes, int):
         raise TypeError("evaluate needs a model with an integer num_classes attribute")
     if device is not None:
-        model.to(device)
+        model.to(resolve_device(device))
     device = _model_device(model, torch.device("cpu"))
     conf = torch.zeros(num_classes, num_classes, dtype=torch.long, device=device)
     n_images = 0

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ..devices import resolve_device
 from ..models.checkpoint import load_checkpoint
 from ..models.wrap import SegModel
 from ..paths import cache_dir
@@ -54,7 +55,7 @@ def get_model(config: "TrainConfig", device: torch.device | str | None = None, p
     """
     from . import core  # lazy: core imports this module
 
-    device = torch.device(device) if device is not None else core.default_device()
+    device = resolve_device(device)
     path = model_path(config)
     if path.is_file():
         try:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..devices import resolve_device
 from ..metrics import evaluate
 from ..models import build
 from ..models.checkpoint import atomic_torch_save, load_checkpoint, safe_load, save_checkpoint
@@ -94,10 +95,6 @@ class TrainConfig:
         """Short stable hash: sha1 of the sorted JSON of every field (plus ``CACHE_VERSION``)."""
         text = json.dumps({**asdict(self), "_cache_version": CACHE_VERSION}, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def load_split(config: TrainConfig, split: str):
@@ -183,7 +180,7 @@ def train_model(config: TrainConfig, device: torch.device | str | None = None, p
         The trained model in eval mode on ``device``; ``model.checkpoint_meta`` holds the preset,
         the config, the per-epoch history and the final val mIoU.
     """
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     train_ds, val_ds = load_split(config, "train"), load_split(config, "val")
     steps = len(train_ds) // config.batch_size
     if steps < 1:
