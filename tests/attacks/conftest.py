@@ -40,6 +40,12 @@ def make_toy(n: int, size: int = 32, seed: int = 0):
     return images, labels
 
 
+@pytest.fixture(scope="session")
+def make_toy_data():
+    """The toy-task generator :func:`make_toy` (fixtures cannot be imported across test modules)."""
+    return make_toy
+
+
 @pytest.fixture
 def tiny_model():
     torch.manual_seed(0)
