@@ -148,7 +148,7 @@ def _batches(data: Any, batch_size: int) -> Iterable[tuple[torch.Tensor, torch.T
     elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):
         for i in range(0, len(data), batch_size):
             idx = list(range(i, min(i + batch_size, len(data))))
-            if hasattr(data, "tensors"):  # SyntheticSegmentation's fast batched path
+            if callable(getattr(data, "tensors", None)):  # SyntheticSegmentation's fast batched path
                 yield data.tensors(idx)
             else:
                 items = [data[j] for j in idx]

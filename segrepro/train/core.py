@@ -106,7 +106,7 @@ def load_split(config: TrainConfig, split: str):
 
 
 def _batch(dataset, idx: list[int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    if hasattr(dataset, "tensors"):  # SyntheticSegmentation's fast batched path
+    if callable(getattr(dataset, "tensors", None)):  # SyntheticSegmentation's fast batched path
         images, labels = dataset.tensors(idx)
     else:
         items = [dataset[i] for i in idx]

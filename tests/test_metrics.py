@@ -1,0 +1,128 @@
+"""Metric values on hand-computed confusion matrices (spec/methods.md, Metrics)."""
+import math
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from segrepro.metrics import (attack_success_rate, confusion_matrix, evaluate, miou, mis_ratio, per_class_iou,
+                              pixel_accuracy, predict, relative_drop)
+from segrepro.models.wrap import SegModel
+
+# 2x3 image, 3 classes, one ignored pixel. Valid pixels (target -> pred): 0->0, 0->1, 1->1, 1->2, 2->2.
+TARGET = torch.tensor([[0, 0, 1], [1, 2, 255]])
+PRED = torch.tensor([[0, 1, 1], [2, 2, 0]])
+CONF = [[1, 1, 0],
+        [0, 1, 1],
+        [0, 0, 1]]
+# IoU_c = TP / (row + col - TP): class 0: 1/(2+1-1), class 1: 1/(2+2-1), class 2: 1/(1+2-1)
+IOU = [1 / 2, 1 / 3, 1 / 2]
+
+
+def test_confusion_matrix_rows_are_targets():
+    conf = confusion_matrix(PRED, TARGET, 3)
+    assert conf.dtype == torch.int64
+    assert conf.tolist() == CONF
+
+
+def test_per_class_iou_miou_accuracy():
+    conf = torch.tensor(CONF)
+    assert per_class_iou(conf).tolist() == pytest.approx(IOU)
+    assert miou(conf) == pytest.approx(4 / 9)
+    assert pixel_accuracy(conf) == pytest.approx(3 / 5)
+
+
+def test_absent_class_is_nan_and_left_out_of_the_mean():
+    conf = confusion_matrix(PRED, TARGET, 4)  # class 3 neither in target nor predicted
+    iou = per_class_iou(conf)
+    assert math.isnan(iou[3]) and miou(conf) == pytest.approx(4 / 9)
+
+
+def test_class_only_predicted_counts_as_zero_iou():
+    conf = torch.tensor([[2, 1], [0, 0]])  # class 1 never true, predicted once: union 1, IoU 0
+    assert per_class_iou(conf).tolist() == pytest.approx([2 / 3, 0.0])
+    assert miou(conf) == pytest.approx(1 / 3)
+
+
+def test_mis_ratio_counts_valid_pixels():
+    assert mis_ratio(PRED, TARGET) == pytest.approx(2 / 5)
+
+
+def test_attack_success_rate_and_relative_drop():
+    target = torch.tensor([0, 1, 2, 255, 1])
+    clean = torch.tensor([0, 1, 0, 0, 1])  # correct at 0, 1, 4 (3 is ignored)
+    adv = torch.tensor([1, 1, 0, 1, 2])    # wrong again at 0 and 4
+    assert attack_success_rate(clean, adv, target) == pytest.approx(2 / 3)
+    assert relative_drop(0.3, 0.6) == pytest.approx(0.5)
+    assert math.isnan(relative_drop(0.1, 0.0))
+
+
+def test_all_ignored_gives_nan():
+    target = torch.full((2, 2), 255)
+    assert math.isnan(mis_ratio(target.clone(), target))
+    assert math.isnan(miou(confusion_matrix(target.clone(), target, 3)))
+
+
+@pytest.mark.parametrize("pred, target, err, match", [
+    (torch.zeros(2, 3, dtype=torch.long), torch.zeros(3, 2, dtype=torch.long), ValueError, "does not match"),
+    (torch.zeros(2, 2), torch.zeros(2, 2, dtype=torch.long), TypeError, "integer class ids"),
+    (torch.zeros(2, 2, dtype=torch.long), torch.full((2, 2), 5), ValueError, "target holds class ids"),
+    (torch.full((2, 2), 3), torch.zeros(2, 2, dtype=torch.long), ValueError, "pred holds class ids"),
+])
+def test_confusion_matrix_bad_input(pred, target, err, match):
+    with pytest.raises(err, match=match):
+        confusion_matrix(pred, target, 3)
+
+
+class RedThreshold(SegModel):
+    """Predicts class 1 where the red channel exceeds its ImageNet mean, else class 0."""
+
+    def __init__(self):
+        super().__init__(num_classes=2, config={"name": "red", "width": 0})
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def _run(self, x):
+        red = x[:, :1] * self.scale
+        return torch.cat([-red, red], 1), red
+
+
+# red = [[1, 0], [1, 0]] -> pred [[1, 0], [1, 0]]; labels [[1, 0], [0, 255]]
+IMAGES = torch.zeros(1, 3, 2, 2)
+IMAGES[0, 0, :, 0] = 1.0
+LABELS = torch.tensor([[[1, 0], [0, 255]]])
+# valid pixels: 1->1, 0->0, 0->1: conf [[1, 1], [0, 1]]; IoU0 = 1/2, IoU1 = 1/2; accuracy 2/3
+
+
+def test_predict_is_argmax_and_restores_mode():
+    model = RedThreshold().train()
+    assert predict(model, IMAGES).tolist() == [[[1, 0], [1, 0]]]
+    assert model.training
+
+
+@pytest.mark.parametrize("data", [(IMAGES, LABELS), TensorDataset(IMAGES, LABELS),
+                                  DataLoader(TensorDataset(IMAGES, LABELS), batch_size=1)])
+def test_evaluate_record(data):
+    record = evaluate(RedThreshold(), data)
+    assert record["miou"] == pytest.approx(0.5)
+    assert record["pixel_accuracy"] == pytest.approx(2 / 3)
+    assert record["mis_ratio"] == pytest.approx(1 / 3)
+    assert record["per_class_iou"] == pytest.approx([0.5, 0.5])
+    assert (record["n_images"], record["n_pixels"]) == (1, 3)
+
+
+@pytest.mark.parametrize("images, labels, err, match", [
+    (IMAGES * 2, LABELS, ValueError, r"\[0,1\]"),
+    (IMAGES.long(), LABELS, TypeError, "float"),
+    (IMAGES[:, :1], LABELS, ValueError, r"\(N,3,H,W\)"),
+    (IMAGES, torch.tensor([[[1, 7], [0, 255]]]), ValueError, "outside 0..1"),
+    (IMAGES, LABELS[:, :1], ValueError, "do not match"),
+    (IMAGES, LABELS.int(), TypeError, "int64"),
+])
+def test_evaluate_bad_input(images, labels, err, match):
+    with pytest.raises(err, match=match):
+        evaluate(RedThreshold(), (images, labels))
+
+
+def test_evaluate_rejects_unknown_data():
+    with pytest.raises(TypeError, match="Dataset"):
+        evaluate(RedThreshold(), 42)
