@@ -90,12 +90,12 @@ class Profile:
 
 _SMOKE = Profile(
     name="smoke", presets=("shapes",), image_size=64,
-    models=("fcn8s_vgg16", "psp_r18"), at_models=(),
+    models=("fcn8s_vgg16", "psp_r18"), at_models=("psp_r18@PGD3-AT",),
     sources=("fcn8s_vgg16", "psp_r18"), targets=("fcn8s_vgg16", "psp_r18"),
     methods=("bim", "ds"), eps=(0.03,), steps=4, snapshots=(2, 4), long_steps=6,
     n_images=8, seeds=(0,), batch_size=8,
     train={"epochs": 2, "train_length": 512, "width": 8},
-    at_train={"epochs": 1, "at_steps": 1}, threads=1,
+    at_train={"epochs": 1, "train_length": 128}, threads=1,
 )
 
 # Budget (2-core CPU, 40 min including notebooks and the book): training ~3 clean models x 2 presets at

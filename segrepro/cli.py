@@ -1,0 +1,142 @@
+"""The ``segrepro`` command: ``segrepro run`` (train the zoo, run the studies' grids) and ``segrepro book``.
+
+Examples::
+
+    segrepro run --profile embedded                       # everything, resumable
+    segrepro run --profile smoke --only setup dynamic_scaling --set steps=6 --set eps=0.03,0.06
+    segrepro book --profile embedded                      # papermill every notebook, build the book
+    segrepro profiles embedded                            # show a profile's fields
+    torchrun --nproc_per_node 2 -m segrepro.cli run --profile smoke   # cells sharded across ranks
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Sequence
+
+#: Notebooks of the book, in order (``notebooks/<name>.ipynb``); missing ones are skipped with a warning.
+NOTEBOOKS = ("00_setup", "01_dynamic_scaling", "02_transegpgd", "03_segtrans", "04_rp_pgd", "05_comparison")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="segrepro", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--profile", default="embedded", help="smoke, embedded (default) or paper")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                       help="override a profile field, e.g. --set steps=50 --set eps=0.03,0.06 (repeatable)")
+        p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+
+    run = sub.add_parser("run", help="train the zoo and run the studies' grids (resumable)")
+    common(run)
+    run.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies (default: all implemented)")
+    book = sub.add_parser("book", help="execute the notebooks with papermill and build the Jupyter Book")
+    common(book)
+    book.add_argument("--notebooks", default="notebooks", help="folder of the source notebooks")
+    book.add_argument("--book-dir", default="book", help="folder of _toc.yml and the prose pages")
+    book.add_argument("--config", default="_config.yml", help="the book's _config.yml")
+    book.add_argument("--no-build", action="store_true", help="execute the notebooks, skip jupyter-book build")
+    prof = sub.add_parser("profiles", help="list the profiles, or show one's fields")
+    prof.add_argument("name", nargs="?")
+    prof.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
+    return parser
+
+
+def resolve_profile(name: str, overrides: Sequence[str]):
+    """The profile named on the command line with its ``--set`` overrides applied.
+
+    Raises:
+        ValueError: Unknown profile, malformed or unknown override (the message names the problem).
+    """
+    from segrepro.experiments.profiles import get_profile, parse_override
+
+    base = get_profile(name)
+    values = dict(parse_override(text, base) for text in overrides)
+    return base.with_overrides(**values), values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "profiles":
+            return _profiles(args)
+        profile, overrides = resolve_profile(args.profile, args.overrides)
+        if args.command == "run":
+            from segrepro.experiments import studies
+
+            only = args.only or studies.implemented()
+            for name in only:
+                if name not in studies.MODULES:
+                    raise ValueError(f"unknown study {name!r}; valid studies: {', '.join(studies.MODULES)}")
+            return run(profile, only, progress=not args.no_progress)
+    except (ValueError, NotImplementedError) as err:
+        parser.error(str(err))  # exits with status 2 and the usage line
+    from segrepro.experiments.book import build_book
+
+    index = build_book(profile, overrides=overrides, notebooks=args.notebooks, book_dir=args.book_dir,
+                       config=args.config, build=not args.no_build)
+    if index is not None:
+        print(index)
+    return 0
+
+
+def _profiles(args) -> int:
+    from segrepro.experiments.profiles import available
+
+    if not args.name:
+        print("\n".join(available()))
+        return 0
+    profile, _ = resolve_profile(args.name, args.overrides)
+    print(json.dumps(profile.to_dict(), indent=2))
+    return 0
+
+
+def run(profile, only: Sequence[str], progress: bool = True) -> int:
+    """Prepare the zoo, run each study, print a summary and write ``timings.csv``."""
+    import pandas as pd
+
+    from segrepro.experiments import evaluation as ev
+    from segrepro.experiments.grid import GridReport
+    from segrepro.experiments.runner import prepare, run_study
+    from segrepro.paths import results_dir
+
+    ctx = ev.dist_context()
+    timings, t_all = [], time.perf_counter()
+    t0 = time.perf_counter()
+    if ctx.rank != 0:  # rank 0 trains first; the others then load the cached checkpoints
+        ev.barrier(ctx)
+    zoo = prepare(profile, device=ctx.device if ctx.world_size > 1 else None, progress=progress)
+    if ctx.rank == 0 and ctx.world_size > 1:
+        ev.barrier(ctx)
+    timings.append(dict(stage="prepare", seconds=time.perf_counter() - t0, computed=len(zoo.names) * len(profile.presets),
+                        skipped=0, rows=0))
+    for name in only:
+        t0 = time.perf_counter()
+        report = GridReport()
+        try:
+            run_study(profile, name, zoo=zoo, progress=progress, report=report)
+        except NotImplementedError as err:
+            print(f"warning: {err}; skipped", file=sys.stderr)
+            continue
+        timings.append(dict(stage=name, seconds=time.perf_counter() - t0, computed=report.computed,
+                            skipped=report.skipped, rows=report.rows))
+    timings.append(dict(stage="total", seconds=time.perf_counter() - t_all,
+                        computed=sum(t["computed"] for t in timings[1:]),
+                        skipped=sum(t["skipped"] for t in timings[1:]), rows=sum(t["rows"] for t in timings[1:])))
+    table = pd.DataFrame(timings)
+    if ctx.rank == 0:
+        from segrepro.paths import atomic_write_bytes
+
+        atomic_write_bytes(results_dir(profile.name) / "timings.csv", table.to_csv(index=False).encode())
+        print(f"\nsegrepro run --profile {profile.name}: cells computed/skipped per stage "
+              f"(results in {results_dir(profile.name)})")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
