@@ -12,7 +12,9 @@ from segrepro.attacks.parts import GradTransform, Param, in_range
 
 
 def momentum_update(momentum: torch.Tensor | None, grad: torch.Tensor, decay: float = 1.0) -> torch.Tensor:
-    """MI-FGSM (Dong et al., CVPR 2018, Eq. 6): ``m_t = mu m_{t-1} + g_t / mean(|g_t|)`` per sample.
+    """MI-FGSM momentum (Dong et al., CVPR 2018, Alg. 1; spec "Baselines").
+
+    ``m_t = mu m_{t-1} + g_t / mean(|g_t|)`` per sample.
 
     The L1 normalisation is the per-sample mean of ``|g|`` over ``(C,H,W)`` (clamped away from 0).
 
@@ -34,7 +36,9 @@ def gaussian_kernel(size: int = 7, nsig: float = 3.0, *, device=None, dtype=torc
 
 
 def ti_smooth(grad: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """TI-FGSM (Dong et al., CVPR 2019, Eq. 8): depth-wise convolution of the gradient with ``kernel``.
+    """TI-FGSM smoothing (Dong et al., CVPR 2019; spec "Baselines").
+
+    Depth-wise convolution of the gradient with ``kernel``.
 
     Zero padding keeps the size. Shape: ``(N,C,H,W) -> (N,C,H,W)``.
     """

@@ -34,7 +34,7 @@ class CrossEntropy(Objective):
 
 
 class SegPGD(Objective):
-    """SegPGD (Gu et al., ECCV 2022, Eq. 4): ``lambda_t = (t-1)/(2T)`` with ``T = steps``."""
+    """SegPGD (Gu et al., ECCV 2022; spec "Baselines"): ``lambda_t = (t-1)/(2T)`` with ``T = steps``."""
 
     name = "segpgd"
 

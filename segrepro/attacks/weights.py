@@ -45,7 +45,9 @@ def _correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, 
 
 @torch.no_grad()
 def segpgd_weights(logits: torch.Tensor, labels: torch.Tensor, t: int, T: int) -> torch.Tensor:
-    """SegPGD weights (Gu et al., ECCV 2022, Eq. 4): ``1 - lambda_t`` on correct pixels, ``lambda_t`` else.
+    """SegPGD weights (Gu et al., ECCV 2022; spec "Baselines").
+
+    ``1 - lambda_t`` on correctly predicted pixels, ``lambda_t`` on the others.
 
     ``lambda_t = (t - 1) / (2T)`` for ``t = 1..T``; predictions come from the current iterate.
 
@@ -111,7 +113,7 @@ def transegpgd_stage2_weights(adv_logits: torch.Tensor, clean_logits: torch.Tens
 
 
 def rppgd_lambdas(i: int, N: int) -> tuple[float, float, float]:
-    """RP-PGD region weights (arXiv AAAI 2025, Eq. 4) at iteration ``i`` of ``N``.
+    """RP-PGD region weights (AAAI 2025, paper 004, Eq. 4) at iteration ``i`` of ``N``.
 
     Returns:
         ``((2N - i) / 2N, (i - 1) / 2N, 1 / 2N)`` for the True, Boundary and False regions.

@@ -1,0 +1,125 @@
+"""Cost of every attack method against a bare forward+backward pass of the same model and batch.
+
+For each method: seconds per iteration per image at batch 32 (``steps`` iterations, everything the
+call does included: entry checks, clean forwards, random start), the ratio to one bare
+forward + CE + input-gradient pass (``torch.autograd.grad`` w.r.t. the images, as the attack does),
+and the per-image cost at batch 1 relative to batch 32. Timings are the minimum over repeats
+(the least disturbed by other processes on a shared machine).
+
+    python benchmarks/attack_cost.py                      # shapes preset, psp_r18, batch 32, 96 px
+    python benchmarks/attack_cost.py --methods bim ds --threads 2 --device cuda
+
+Targets (issue 4): ratio <= 1.05 for bim, pgd, segpgd, cospgd, transegpgd; <= 1.25 for ds,
+segtrans, rp_pgd.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+from segrepro.attacks import attack, available
+
+TARGETS = {"bim": 1.05, "pgd": 1.05, "segpgd": 1.05, "cospgd": 1.05, "transegpgd": 1.05,
+           "ds": 1.25, "segtrans": 1.25, "rp_pgd": 1.25}
+
+
+def load_batch(n: int, size: int, device: torch.device):
+    """``n`` images of the ``shapes`` preset at ``size`` px (random images if the data module is missing)."""
+    try:
+        from segrepro.data import SyntheticSegmentation
+        data = SyntheticSegmentation("shapes", "val", size=(size, size), length=n)
+        images, labels = data.tensors()
+        num_classes = data.num_classes
+    except ImportError:
+        num_classes = 6
+        images, labels = torch.rand(n, 3, size, size), torch.randint(0, num_classes, (n, size, size))
+    return images.to(device), labels.to(device), num_classes
+
+
+def load_model(name: str, num_classes: int, device: torch.device):
+    try:
+        from segrepro.models import build
+        model = build(name, num_classes)
+    except ImportError:  # the zoo is not there yet: a small local stand-in
+        from torch import nn
+
+        from segrepro.models.wrap import SegModel
+
+        class Local(SegModel):
+            def __init__(self):
+                super().__init__(num_classes)
+                self.body = nn.Sequential(nn.Conv2d(3, 32, 3, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU())
+                self.head = nn.Conv2d(64, num_classes, 1)
+
+            def _run(self, x):
+                f = self.body(x)
+                return self.head(f), f
+        model = Local()
+    return model.to(device).eval()
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bare_pass(model, images, labels):
+    x = images.detach().requires_grad_(True)
+    loss = F.cross_entropy(model(x), labels, ignore_index=255)
+    return torch.autograd.grad(loss, x)[0]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--methods", nargs="*", default=available() + ["transegpgd+mi", "ds+mi"])
+    parser.add_argument("--model", default="psp_r18")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--no-batch1", action="store_true", help="skip the batch-1 column")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    images, labels, num_classes = load_batch(args.batch, args.size, device)
+    model = load_model(args.model, num_classes, device)
+
+    bare_pass(model, images, labels)  # warm-up
+    bare1 = timed(lambda: bare_pass(model, images[:1], labels[:1]), device, 5 * args.repeats)
+    print(f"model {args.model}, batch {args.batch}, {args.size} px, {args.steps} steps, {args.threads} thread(s), "
+          f"{device}; bare forward+backward at batch 1: {1e3 * bare1:.2f} ms/image")
+    print(f"{'method':16s} {'s/iter/img':>11s} {'bare':>9s} {'ratio':>7s} {'target':>7s} {'b1/b32':>7s}")
+    for method in args.methods:
+        run = lambda x=images, y=labels: attack(model, x, y, method, steps=args.steps)  # noqa: E731
+        per = bare = float("inf")
+        # paired: the bare pass is timed next to each attack run, so a drifting load on a shared
+        # machine affects both sides of the ratio alike
+        for _ in range(args.repeats):
+            bare = min(bare, timed(lambda: bare_pass(model, images, labels), device, 2) / args.batch)
+            per = min(per, timed(run, device, 1) / args.steps / args.batch)
+        b1 = float("nan")
+        if not args.no_batch1:
+            b1 = timed(lambda: run(images[:1], labels[:1]), device, 2 * args.repeats) / args.steps / per
+        target = TARGETS.get(method)
+        mark = "" if target is None else ("ok" if per / bare <= target else "MISS")
+        print(f"{method:16s} {per:11.5f} {bare:9.5f} {per / bare:7.3f} {target or '':>7} {b1:7.2f} {mark}",
+              flush=True)
+
+if __name__ == "__main__":
+    main()
