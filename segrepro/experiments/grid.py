@@ -43,7 +43,7 @@ class MethodSpec:
 
     Attributes:
         name: Method name, e.g. ``"ds"`` or ``"transegpgd+mi"``.
-        params: Extra keyword arguments of ``attack`` (e.g. ``{"scale_range": 0.3}``).
+        params: Extra keyword arguments of ``attack`` (e.g. ``{"lam": 0.3}``).
         label: Display name for tables and plots (default: name and params).
     """
 
@@ -63,7 +63,7 @@ class MethodSpec:
 
     @classmethod
     def coerce(cls, m: "str | tuple | MethodSpec") -> "MethodSpec":
-        """Accept ``"ds"``, ``("ds", {"scale_range": 0.3})`` or a ``MethodSpec``."""
+        """Accept ``"ds"``, ``("ds", {"lam": 0.3})`` or a ``MethodSpec``."""
         if isinstance(m, MethodSpec):
             return m
         if isinstance(m, str):
@@ -270,6 +270,7 @@ class _CellRunner:
         self.labels = labels[: spec.n_images].to(device)
         self._clean: dict[tuple[str, str], ev.Stats] = {}
         self._last: dict[str, Any] = {}
+        self._engine = {"amp": True} if amp else {}  # engine option: autocast the attack's forwards
 
     def model(self, name: str) -> torch.nn.Module:
         return self.models[name].to(self.device).eval()
@@ -305,7 +306,7 @@ class _CellRunner:
             x, y = self.images[lo:lo + spec.batch_size], self.labels[lo:lo + spec.batch_size]
             out = self.attack_fn(counter, x, y, cell.method.name, eps=cell.eps, alpha=spec.alpha,
                                  steps=spec.steps, snapshots=list(spec.snapshots),
-                                 seed=cell.seed * 1_000_003 + b, **dict(cell.method.params))
+                                 seed=cell.seed * 1_000_003 + b, **self._engine, **dict(cell.method.params))
             for t in spec.snapshots:
                 snaps[t].append(out[t].detach())
         seconds = time.perf_counter() - start

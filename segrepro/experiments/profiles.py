@@ -36,7 +36,7 @@ class Profile:
         sources: Models the adversarial examples are made on.
         targets: Models they are evaluated on (each source is also evaluated on itself: white-box).
         methods: Attack methods of the main transfer grid (names of ``segrepro.attacks``).
-        method_params: Extra keyword parameters per method name, e.g. ``{"ds": {"scale_range": 0.5}}``.
+        method_params: Extra keyword parameters per method name, e.g. ``{"ds": {"lam": 0.5}}``.
         eps: L-inf budgets (the papers use 0.03; 0.06 is added because synthetic models are robust).
         alpha: Step size (0.01, DS and RP-PGD papers).
         steps: Iterations of the main grid.

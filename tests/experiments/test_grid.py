@@ -16,7 +16,7 @@ def _spec(**kw):
 
 def test_rows_schema_and_counts(tmp_path, tiny_models, tiny_data, fake_attack):
     store = ResultStore(tmp_path / "t.csv")
-    rep = run_grid(_spec(methods=("bim", ("ds", {"scale_range": 0.3}))), store, tiny_models, tiny_data,
+    rep = run_grid(_spec(methods=("bim", ("ds", {"lam": 0.3}))), store, tiny_models, tiny_data,
                    attack_fn=fake_attack, progress=False)
     df = store.table
     assert list(df.columns) == COLUMNS and rep.computed == 2 and rep.skipped == 0
@@ -28,7 +28,7 @@ def test_rows_schema_and_counts(tmp_path, tiny_models, tiny_data, fake_attack):
     assert set(quality.target) == {"tgt_c", "tgt_d", "src_b", "src_a"}
     assert set(quality.iteration) == {1, 3}
     assert set(quality.metric) == {"miou", "mis_ratio", "asr", "rel_drop"}
-    assert set(attacked.params) == {"{}", '{"scale_range":0.3}'}
+    assert set(attacked.params) == {"{}", '{"lam":0.3}'}
     assert len(cost) == 2 * 3 and set(cost.target) == {"src_a"}
     # the fake runs one forward and one backward per image and iteration: 3 of each per example
     assert cost[cost.metric == "forward_passes_per_example"].value.tolist() == [3.0, 3.0]
