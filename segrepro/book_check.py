@@ -4,8 +4,9 @@ Used by the browser test on a small generated book and by the smoke-pipeline tes
 Every HTML page is opened from disk; for each we check that it renders content, that its images have
 a non-zero natural size, that its tables have body rows, that glued numbers (myst-nb) are present and
 non-empty, that MathJax rendered every formula (no raw TeX left), that no request failed or left the
-machine, that no script raised, and that its relative links point at files that exist. A full-page
-screenshot of each page is saved.
+machine (such requests are aborted, so the page is seen as it would be offline), that no script
+raised, and that its relative links point at files that exist. A full-page screenshot of each page
+is saved.
 
 Example:
     >>> problems = check_book("results/smoke/book_src/_build/html", "test-artifacts/book")
@@ -22,7 +23,7 @@ from urllib.parse import unquote, urlparse
 
 #: Chromium flags that keep a headless run quiet and offline-friendly on a container without a sandbox.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]  # containers have a tiny /dev/shm
 #: Pages Sphinx writes that are not chapters (an index of terms, the search page).
 SKIP_PAGES = ("genindex.html", "search.html", "py-modindex.html")
 #: Elements myst-nb emits for glued values (`{glue}` roles and directives).
@@ -154,8 +155,7 @@ def _check_page(browser, page_path: Path, root: Path, shots: Path, wants: set[st
     problems: list[str] = []
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
-    page.on("request", lambda r: None if urlparse(r.url).scheme in _LOCAL_SCHEMES
-            else problems.append(f"request leaves the machine: {r.url}"))
+    page.route("**/*", lambda route: _local_only(route, problems))
     page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
     page.on("pageerror", lambda e: problems.append(f"script error: {e}"))
     try:
@@ -196,6 +196,16 @@ def _check_page(browser, page_path: Path, root: Path, shots: Path, wants: set[st
         problems.append(f"raw TeX in the rendered text: {raw.group(0)[:40]!r}")
     problems += _broken_links(report["links"], page_path, root)
     return problems
+
+
+def _local_only(route, problems: list[str]) -> None:
+    """Let requests for local files through; record and abort any other, so the check runs as offline."""
+    url = route.request.url
+    if urlparse(url).scheme in _LOCAL_SCHEMES:
+        route.continue_()
+    else:
+        problems.append(f"request leaves the machine: {url}")
+        route.abort()
 
 
 def _broken_links(links: list[str], page_path: Path, root: Path) -> list[str]:

@@ -43,6 +43,7 @@ def test_every_page_of_the_book_renders(chromium, book_html, expected_pages):
     assert set(expected_pages) <= shots
 
 
+@pytest.mark.slow
 def test_checker_reports_a_broken_page(chromium, tmp_path):
     html = tmp_path / "html"
     html.mkdir()
