@@ -130,7 +130,11 @@ class MMSegModel(SegModel):
                             "cannot be taken; supported heads end in BaseDecodeHead.cls_seg")
         self.align_corners = bool(getattr(head, "align_corners", False))
         self._captured: list[torch.Tensor] = []
-        head.conv_seg.register_forward_pre_hook(lambda _m, args: self._captured.append(args[0]))
+        # a bound method, not a closure: copy.deepcopy / pickling then re-targets the hook to the copy
+        head.conv_seg.register_forward_pre_hook(self._capture)
+
+    def _capture(self, _module: nn.Module, args: tuple) -> None:
+        self._captured.append(args[0])
 
     def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.feed_bgr:

@@ -1,6 +1,8 @@
 """MMSegmentation adapter: bundled PSPNet/DeepLabV3 configs shrunk to ResNet-18 with narrow channels,
 a random-init checkpoint saved here, loaded back through init_model, checked against mmseg's own
 inference path, attacked for two iterations with two methods; config/checkpoint mismatches are errors."""
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -69,6 +71,9 @@ def test_checkpoint_round_trip_contract_and_mmseg_reference(saved, arch):
     # features are the input of conv_seg: applying it and resizing gives the logits
     conv = model.segmentor.decode_head.conv_seg
     torch.testing.assert_close(F.interpolate(conv(feats), size=(64, 64), mode="bilinear"), logits)
+    twin = copy.deepcopy(model)  # the feature hook follows the copy
+    with torch.no_grad():
+        assert torch.equal(twin.features(x), feats)
 
 
 def test_attack_two_iterations_with_two_methods(saved):
