@@ -213,10 +213,10 @@ def run_grid(spec: GridSpec, store: ResultStore, models: Mapping[str, torch.nn.M
     """
     t0 = time.perf_counter()
     ctx = ev.dist_context(dist)
-    main_store = store
+    caller_store = main_store = store
+    if ctx.rank == 0 and ev.shard_paths(main_store.path):
+        main_store.merge_from(ev.shard_paths(main_store.path))  # shards left by a killed torchrun run
     if ctx.world_size > 1:
-        if ctx.rank == 0:
-            main_store.merge_from(ev.shard_paths(main_store.path))  # leftovers of a killed run
         ev.barrier(ctx)
         main_store = ResultStore(main_store.path)
         store = ResultStore(ev.shard_path(main_store.path, ctx.rank))
@@ -240,6 +240,7 @@ def run_grid(spec: GridSpec, store: ResultStore, models: Mapping[str, torch.nn.M
         if ctx.rank == 0:
             main_store.merge_from(ev.shard_paths(main_store.path))
         ev.barrier(ctx)
+        caller_store.reload()
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -74,6 +74,10 @@ class ResultStore:
         self.path = Path(path)
         self._table = read_table(self.path)
 
+    def reload(self) -> None:
+        """Re-read the file (after another process, e.g. rank 0 of a torchrun job, rewrote it)."""
+        self._table = read_table(self.path)
+
     @property
     def table(self) -> pd.DataFrame:
         """The stored rows (a copy)."""
