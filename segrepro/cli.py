@@ -112,7 +112,7 @@ def run(profile, only: Sequence[str], progress: bool = True) -> int:
     zoo = prepare(profile, device=ctx.device if ctx.world_size > 1 else None, progress=progress)
     if ctx.rank == 0 and ctx.world_size > 1:
         ev.barrier(ctx)
-    timings.append(dict(stage="prepare", seconds=time.perf_counter() - t0, computed=len(zoo.names) * len(profile.presets),
+    timings.append(dict(stage="prepare", seconds=time.perf_counter() - t0, computed=sum(len(zoo.names_for(p)) for p in profile.presets),
                         skipped=0, rows=0))
     for name in only:
         t0 = time.perf_counter()

@@ -91,6 +91,16 @@ class Zoo:
         p = self.profile
         return tuple(dict.fromkeys((*p.models, *p.at_models, *p.sources, *p.targets)))
 
+    def names_for(self, preset: str) -> tuple[str, ...]:
+        """Models prepared for ``preset``: every name on the first preset; no AT models on the others.
+
+        Adversarial fine-tuning is the costliest training, and the papers' AT tables use one dataset
+        per table; a grid may still ask for an AT model on another preset (it is then trained on use).
+        """
+        if self.profile.presets and preset == self.profile.presets[0]:
+            return self.names
+        return tuple(n for n in self.names if parse_name(n)[1] is None)
+
     def model(self, preset: str, name: str):
         """The model ``name`` trained on ``preset`` (trained or loaded on first use, then kept)."""
         parse_name(name)
@@ -105,7 +115,7 @@ class Zoo:
     def prepare(self) -> None:
         """Train or load every model of every preset now (so the training time is its own stage)."""
         for preset in self.profile.presets:
-            for name in self.names:
+            for name in self.names_for(preset):
                 self.model(preset, name)
 
     def data(self, preset: str, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,7 +137,7 @@ class Zoo:
         rows = []
         for preset in self.profile.presets:
             images, labels = self.data(preset)
-            for name in self.names:
+            for name in self.names_for(preset):
                 model = self.model(preset, name)
                 rec = evaluate(model, (images, labels), batch_size=self.profile.batch_size)
                 meta = getattr(model, "checkpoint_meta", {}) or {}
@@ -146,10 +156,10 @@ class LazyModels(Mapping):
         return self.zoo.model(self.preset, name)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.zoo.names)
+        return iter(self.zoo.names_for(self.preset))
 
     def __len__(self) -> int:
-        return len(self.zoo.names)
+        return len(self.zoo.names_for(self.preset))
 
 
 def _default_loader(profile: Profile, preset: str, name: str, device, progress: bool):

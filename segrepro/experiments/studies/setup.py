@@ -25,7 +25,7 @@ def clean_rows(profile, zoo, store, progress: bool = True) -> None:
 
     for preset in profile.presets:
         images, labels = zoo.data(preset)
-        for name in zoo.names:
+        for name in zoo.names_for(preset):
             key = _cell(profile, preset, name)
             if store.has_cell(key):
                 continue
