@@ -52,7 +52,7 @@ def execute_notebooks(profile_name: str, names: Sequence[str], src_dir: str | Pa
             warnings.warn(f"notebook {src} does not exist; skipped", stacklevel=2)
             continue
         dst = out_dir / src.name
-        papermill.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3",
+        papermill.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3", language="python",
                                    cwd=str(Path.cwd()), progress_bar=progress)
         done.append(dst)
     return done
