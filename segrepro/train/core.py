@@ -92,8 +92,15 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.warmup must lie in [0, 1), got {self.warmup}")
 
     def key(self) -> str:
-        """Short stable hash: sha1 of the sorted JSON of every field (plus ``CACHE_VERSION``)."""
-        text = json.dumps({**asdict(self), "_cache_version": CACHE_VERSION}, sort_keys=True)
+        """Short stable hash: sha1 of the sorted JSON of every field.
+
+        Salted with ``CACHE_VERSION`` and the synthetic data generator's ``VERSION``, so a change to
+        the training code or to the data invalidates cached checkpoints.
+        """
+        from ..data.synthetic import VERSION as data_version  # lazy: data imports nothing from here
+
+        salt = {"_cache_version": CACHE_VERSION, "_data_version": data_version}
+        text = json.dumps({**asdict(self), **salt}, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -214,11 +221,12 @@ def train_model(config: TrainConfig, device: torch.device | str | None = None, p
     with tqdm(total=config.epochs * steps, initial=start * steps, disable=not progress,
               desc=f"{config.model}/{config.preset}") as bar:
         for epoch in range(start, config.epochs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             loss = _run_epoch(model, optimizer, scheduler, train_ds, config, epoch, device, bar)
             val = evaluate(model, val_ds, batch_size=32)
             history.append({"epoch": epoch + 1, "train_loss": loss, "val_miou": val["miou"],
-                            "val_pixel_accuracy": val["pixel_accuracy"], "seconds": time.perf_counter() - t0})
+                            "val_pixel_accuracy": val["pixel_accuracy"], "seconds": time.perf_counter() - t0,
+                            "cpu_seconds": time.process_time() - c0})
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}", val_miou=f"{val['miou']:.3f}")
             atomic_torch_save({"format": PARTIAL_FORMAT, "epoch": epoch + 1, "history": history,
                                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -227,7 +235,8 @@ def train_model(config: TrainConfig, device: torch.device | str | None = None, p
     meta = {"preset": config.preset, "key": config.key(), "train_config": asdict(config),
             "num_classes": train_ds.num_classes, "class_names": list(getattr(train_ds, "class_names", [])),
             "history": history, "val_miou": history[-1]["val_miou"] if history else None,
-            "train_seconds": sum(h["seconds"] for h in history)}
+            "train_seconds": sum(h["seconds"] for h in history),
+            "train_cpu_seconds": sum(h.get("cpu_seconds", 0.0) for h in history)}
     save_checkpoint(model, model_path(config), meta)
     partial.unlink(missing_ok=True)
     model.checkpoint_meta = meta
