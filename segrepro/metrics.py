@@ -48,8 +48,9 @@ def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int,
         ValueError: on mismatched shapes or class ids outside ``0..C-1``.
     """
     _check_pair(pred, target)
+    pred = pred.to(target.device)
     valid = target != ignore_index
-    t, p = target[valid].long(), pred[valid].long().to(target.device)
+    t, p = target[valid].long(), pred[valid].long()
     if t.numel() and (t.min() < 0 or t.max() >= num_classes):
         raise ValueError(f"target holds class ids outside 0..{num_classes - 1} (and {ignore_index} = ignore)")
     if p.numel() and (p.min() < 0 or p.max() >= num_classes):

@@ -171,6 +171,19 @@ def _run_epoch(model: SegModel, optimizer, scheduler, dataset, config: TrainConf
     return float(total) / max(steps, 1)
 
 
+def _fresh_state(config: TrainConfig, num_classes: int, steps: int, device: torch.device):
+    """A new model (or the ``init_from`` weights), AdamW and the one-cycle schedule."""
+    torch.manual_seed(config.seed)
+    model = build(config.model, num_classes, config.width).to(device)
+    if config.init_from:
+        load_checkpoint(init_path(config), model, map_location=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=config.epochs * steps, pct_start=config.warmup,
+        anneal_strategy="cos")
+    return model, optimizer, scheduler
+
+
 def train_model(config: TrainConfig, device: torch.device | str | None = None, progress: bool = True) -> SegModel:
     """Train ``config.model`` on ``config.preset``, validating each epoch, and cache the result.
 
@@ -196,27 +209,21 @@ def train_model(config: TrainConfig, device: torch.device | str | None = None, p
     check_images(probe_x, name="training images")
     check_labels(probe_y, train_ds.num_classes, images=probe_x, name="training labels")
 
-    torch.manual_seed(config.seed)
-    model = build(config.model, train_ds.num_classes, config.width).to(device)
-    if config.init_from:
-        load_checkpoint(init_path(config), model, map_location=device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=config.epochs * steps, pct_start=config.warmup,
-        anneal_strategy="cos")
-
+    model, optimizer, scheduler = _fresh_state(config, train_ds.num_classes, steps, device)
     start, history = 0, []
     partial = partial_path(config)
     if partial.is_file():
         try:
             state = safe_load(partial, map_location=device)
+            if state.get("format") != PARTIAL_FORMAT:
+                raise ValueError("not a segrepro resume checkpoint")
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             start, history = int(state["epoch"]), list(state["history"])
-        except (ValueError, KeyError, RuntimeError) as err:
+        except (ValueError, KeyError, RuntimeError, AttributeError) as err:
             warnings.warn(f"ignoring unusable resume checkpoint {partial}: {err}", stacklevel=2)
-            model = build(config.model, train_ds.num_classes, config.width).to(device)
+            model, optimizer, scheduler = _fresh_state(config, train_ds.num_classes, steps, device)
 
     with tqdm(total=config.epochs * steps, initial=start * steps, disable=not progress,
               desc=f"{config.model}/{config.preset}") as bar:

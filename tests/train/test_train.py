@@ -176,3 +176,14 @@ def test_scale_augmentation_keeps_multiples_of_8_and_label_values():
         assert images.shape[-1] % 8 == 0 and images.shape[-2:] == labels.shape[-2:]
         assert 24 <= images.shape[-1] <= 40 and set(labels.unique().tolist()) <= {0, 1, 2}
         assert 0 <= images.min() and images.max() <= 1
+
+
+@pytest.mark.slow
+def test_unusable_resume_checkpoint_is_ignored_with_a_warning():
+    config = tiny(epochs=1)
+    reference = weights(train_model(config, device="cpu", progress=False))
+    model_path(config).unlink()
+    partial_path(config).write_bytes(b"half a checkpoint")
+    with pytest.warns(UserWarning, match="ignoring unusable resume checkpoint"):
+        model = train_model(config, device="cpu", progress=False)
+    assert_same(reference, weights(model))  # trained from scratch, same seed
