@@ -50,20 +50,24 @@ OBJECTS = (
     ("square", "red", "stripes"), ("square", "green", "checker"), ("square", "blue", "flat"),
     ("triangle", "red", "checker"), ("triangle", "green", "flat"),
 )
+# every other (shape, hue, texture) combination is a decoy, drawn like an object but labelled background
+DECOYS = tuple((s, h, t) for s in ("disc", "square", "triangle") for h in ("red", "green", "blue")
+               for t in ("flat", "stripes", "checker") if (s, h, t) not in OBJECTS)
 WINDOW = 9
 HUES = {"red": 0.0, "green": 0.33, "blue": 0.62}
 TEXTURES = ("flat", "stripes", "checker")
 SIZE = (96, 96)
 
 # difficulty knobs
-NOISE = 0.04
+NOISE = 0.05
 CHANNEL_JITTER = 0.05
 HUE_JITTER = 0.04
 SAT_RANGE = (0.45, 0.9)
 VAL_RANGE = (0.45, 0.95)
-TEXTURE_LOW = 0.55
+TEXTURE_LOW = 0.6
 N_OBJECTS = (1, 6)
 N_DISTRACTORS = (2, 6)
+P_DECOY = 0.35
 R_MIN, R_MAX = 0.04, 0.42
 WINDOW_MIN_R = 0.14
 
@@ -148,25 +152,33 @@ def generate(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndar
     label = np.zeros(shape, dtype=np.uint8)
     n = rng.integers(N_OBJECTS[0], N_OBJECTS[1] + 1)
     radii = np.sort(np.exp(rng.uniform(np.log(R_MIN), np.log(R_MAX), size=n)))[::-1] * side
+    hosts = []
     for i, r in enumerate(radii):
-        cls = int(rng.integers(len(OBJECTS))) + 1
-        kind, hue, tex = OBJECTS[cls - 1]
+        if i > 0 and rng.random() < P_DECOY:  # an unlisted cue combination: looks like an object, is background
+            cls = 0
+            kind, hue, tex = DECOYS[rng.integers(len(DECOYS))]
+        else:
+            cls = int(rng.integers(len(OBJECTS))) + 1
+            kind, hue, tex = OBJECTS[cls - 1]
         # the first (largest) object stays inside-ish so every image shows at least one object
         lo, hi = (0.25, 0.75) if i == 0 else (-0.1, 1.1)
         cx, cy = rng.uniform(lo, hi) * width, rng.uniform(lo, hi) * height
         mask = _shape_mask(shape, kind, cx, cy, r, rng.uniform(0, 2 * np.pi))
         D.paint(canvas, mask, _colour(rng, HUES[hue]), _texture(rng, tex, k))
         label[mask] = cls
-        if r >= WINDOW_MIN_R * side and rng.random() < 0.7:
-            for _ in range(rng.integers(1, 4)):
-                s = rng.uniform(0.03, 0.06) * side
-                wx, wy = cx + rng.uniform(-0.5, 0.5) * r, cy + rng.uniform(-0.5, 0.5) * r
-                angle = rng.uniform(-0.3, 0.3)
-                margin = D.rect(shape, wx, wy, s + 1.5, s + 1.5, angle)
-                if not np.array_equal(margin & mask, margin):
-                    continue  # a window lies entirely on its host, with a rim of host around it
-                win = D.rect(shape, wx, wy, s, s, angle)
-                D.paint(canvas, win, _pale(rng))
-                label[win] = WINDOW
+        if cls and r >= WINDOW_MIN_R * side and rng.random() < 0.7:
+            hosts.append((cls, cx, cy, r))
+    # windows go last, onto the visible part of their host, so nothing drawn later can break the context
+    for cls, cx, cy, r in hosts:
+        for _ in range(rng.integers(1, 4)):
+            s = rng.uniform(0.03, 0.06) * side
+            wx, wy = cx + rng.uniform(-0.5, 0.5) * r, cy + rng.uniform(-0.5, 0.5) * r
+            angle = rng.uniform(-0.3, 0.3)
+            margin = D.rect(shape, wx, wy, s + 1.5, s + 1.5, angle)
+            if not (label[margin] == cls).all():
+                continue  # a window lies entirely on its host, with a rim of visible host around it
+            win = D.rect(shape, wx, wy, s, s, angle)
+            D.paint(canvas, win, _pale(rng))
+            label[win] = WINDOW
     image = D.finish(rng, canvas, NOISE, CHANNEL_JITTER, brightness=(0.85, 1.15))
     return image, label

@@ -32,11 +32,11 @@ CLASS_NAMES = ("road", "sidewalk", "building", "fence", "pole", "traffic_light",
 IGNORE = 255
 SIZE = (64, 128)
 
-NOISE = 0.04
+NOISE = 0.05
 CHANNEL_JITTER = 0.06
-BRIGHTNESS = (0.7, 1.2)
-N_CARS = (0, 5)
-N_PEOPLE = (0, 5)
+BRIGHTNESS = (0.6, 1.25)
+N_CARS = (0, 6)
+N_PEOPLE = (0, 6)
 N_POLES = (1, 4)
 P_EGO = 0.5
 P_VOID = 0.5
@@ -50,13 +50,12 @@ PALETTE = np.array([
 
 
 def _hsv(rng, h, s, v, jitter=0.03):
-    return D.hsv_to_rgb(h + rng.normal(0, jitter), float(np.clip(rng.uniform(*s), 0, 1)),
-                        float(np.clip(rng.uniform(*v), 0, 1)))
+    return D.hsv_to_rgb(h + rng.normal(0, jitter), rng.uniform(*s), rng.uniform(*v))
 
 
 def _draw(canvas, label, mask, colour, cls, texture=None):
     D.paint(canvas, mask, colour, texture)
-    label[mask] = cls
+    np.copyto(label, np.uint8(cls), where=mask)
 
 
 class _Scene:
@@ -112,7 +111,7 @@ def _skyline(rng, sc, canvas, label):
         if kind < 0.65:
             top = rng.uniform(0.03 * h, sc.horizon - 4 * k)
             mask = D.box((h, w), x, top, x + seg, base)
-            col = _hsv(rng, rng.choice([0.05, 0.1, 0.6]), (0.0, 0.35), (0.3, 0.75), 0.02)
+            col = _hsv(rng, rng.choice([0.05, 0.1, 0.6]), (0.0, 0.35), (0.3, 0.85), 0.02)
             period = rng.uniform(4, 7) * k
             ox, oy = rng.uniform(0, period, size=2)
 
@@ -211,7 +210,7 @@ def generate(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndar
     h, w, k = height, width, sc.k
     canvas = np.empty((h, w, 3), dtype=np.float32)
     label = np.full((h, w), SKY, dtype=np.uint8)
-    sky_col = _hsv(rng, 0.58, (0.0, 0.5), (0.7, 1.0))
+    sky_col = _hsv(rng, 0.58, (0.0, 0.5), (0.6, 1.0))
     canvas[:] = sky_col
     canvas += D.smooth_field(rng, (h, w), 0.08, max_freq=1.0)[..., None]
     _skyline(rng, sc, canvas, label)

@@ -19,14 +19,14 @@ def _tmp_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def shapes_sample():
-    """200 ``shapes`` train images generated directly (no cache), shared by the coverage tests."""
-    pairs = [S.generate_one("shapes", "train", i) for i in range(200)]
+    """150 ``shapes`` train images generated directly (no cache), shared by the coverage tests."""
+    pairs = [S.generate_one("shapes", "train", i) for i in range(150)]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
 @pytest.fixture(scope="module")
 def street_sample():
-    pairs = [S.generate_one("street", "train", i) for i in range(200)]
+    pairs = [S.generate_one("street", "train", i) for i in range(150)]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
