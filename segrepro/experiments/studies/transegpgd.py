@@ -141,6 +141,16 @@ def ablation_table(df: pd.DataFrame, profile) -> pd.DataFrame:
     return out
 
 
+def combination_table(df: pd.DataFrame, metric: str = "miou") -> pd.DataFrame:
+    """MI, DI, TI alone and combined with TranSegPGD: mean transfer ``metric`` (%) and the difference."""
+    table = transfer_table(df, metric).set_index("method")["transfer"]
+    rows = [{"attack": m, "alone": table.get(m, math.nan), "with transegpgd": table.get(f"transegpgd+{m}", math.nan)}
+            for m in ("mi", "di", "ti")]
+    out = pd.DataFrame(rows)
+    out["difference"] = out["with transegpgd"] - out["alone"]
+    return out
+
+
 def sweep(df: pd.DataFrame, profile, param: str, metric: str = "miou") -> pd.DataFrame:
     """Mean transfer ``metric`` (%) vs ``gamma`` or ``beta`` on the ablation source (default 0.1 included)."""
     from segrepro.attacks.methods import get_method
@@ -226,7 +236,9 @@ def headline(df: pd.DataFrame, profile) -> dict:
     out["tsp_best_baseline_miou"] = float(baselines.min()) if len(baselines) else math.nan
     out["tsp_best_baseline"] = str(baselines.idxmin()) if len(baselines) else "-"
     out["tsp_gain_vs_best"] = out["tsp_best_baseline_miou"] - out["tsp_miou_transegpgd"]
-    out["tsp_eps"] = study_eps(profile)
+    out.update(tsp_eps=study_eps(profile), tsp_steps=profile.steps, tsp_images=profile.n_images,
+               tsp_seeds=len(profile.seeds), tsp_sources=", ".join(sources(profile)),
+               tsp_ablation_source=ablation_source(profile), tsp_preset=profile.presets[0])
     return out
 
 

@@ -178,3 +178,16 @@ def iterations_to_reach(c: pd.DataFrame, level: float) -> float:
         if v1 >= level:  # v0 < level <= v1: interpolate inside this segment
             return i0 + (level - v0) / (v1 - v0) * (i1 - i0)
     return math.inf
+
+
+def verdict_text(claims: pd.DataFrame) -> dict[str, str]:
+    """Claim id -> its verdict for prose: ``"partly"``, or ``"2 of 4 reproduced, 1 partly, 1 not reproduced"``."""
+    out = {}
+    for cid, g in claims.groupby("id", sort=False):
+        counts = g["verdict"].value_counts()
+        if len(g) == 1:
+            out[cid] = str(g["verdict"].iloc[0])
+            continue
+        parts = [f"{counts.get(v, 0)} {v}" for v in ("reproduced", "partly", "not reproduced") if counts.get(v, 0)]
+        out[cid] = f"{len(g)} comparisons: " + ", ".join(parts)
+    return out
