@@ -138,8 +138,11 @@ def _loop(m: Method, ctx: AttackContext, step, random_start: bool, snaps: list[i
     x0 = ctx.images
     x = step.start(x0, ctx.eps, ctx.generator) if random_start else x0.clone()
     bounds = step.bounds(x0, ctx.eps) if step.bounds is not None else None
-    if ctx.num_classes is None:
-        ctx.num_classes = ctx.clean_logits_once().shape[1]
+    # x_0 is the clean image: the first forward gives the clean logits for free
+    reuse_first = not random_start and not m.inputs
+    if ctx.num_classes is None or (m.objective.needs_clean_logits and not reuse_first):
+        ctx.clean_logits_once()
+        ctx.num_classes = ctx.num_classes or ctx.clean_logits.shape[1]
     for part in (m.objective, *m.grads):
         part.setup(ctx)
     forward = ctx.model.forward_with_features if m.objective.needs_features else None
@@ -154,6 +157,8 @@ def _loop(m: Method, ctx: AttackContext, step, random_start: bool, snaps: list[i
         with ctx.autocast():
             logits, features = forward(xt) if forward is not None else (ctx.model(xt), None)
         check_logits(logits, xt, ctx.num_classes)
+        if ctx.clean_logits is None and reuse_first and m.objective.needs_clean_logits:
+            ctx.clean_logits = logits.detach().float()
         loss = m.objective.loss(logits.float(), yt, features, ctx, geometry)
         (grad,) = torch.autograd.grad(loss, x_var)
         for transform in m.grads:

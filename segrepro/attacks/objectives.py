@@ -13,12 +13,12 @@ import torch
 
 from segrepro.attacks.context import AttackContext
 from segrepro.attacks.parts import Objective, Param, in_range, one_of
-from segrepro.attacks.weights import (cospgd_weights, pixel_ce, pixel_kl, prototype_loss, rppgd_lambdas,
+from segrepro.attacks.weights import (class_argmax, cospgd_weights, pixel_ce, pixel_kl, prototype_loss, rppgd_lambdas,
                                       rppgd_regions, rppgd_update, segpgd_weights, transegpgd_stage1_weights,
                                       transegpgd_stage2_weights, weighted_ce)
 from segrepro.validation import IGNORE_INDEX
 
-__all__ = ["pixel_ce", "weighted_ce", "segpgd_weights", "cospgd_weights", "transegpgd_stage1_weights",
+__all__ = ["class_argmax", "pixel_ce", "weighted_ce", "segpgd_weights", "cospgd_weights", "transegpgd_stage1_weights",
            "pixel_kl", "transegpgd_stage2_weights", "rppgd_lambdas", "rppgd_update", "rppgd_regions",
            "prototype_loss", "transegpgd_stage2_flags", "CrossEntropy", "SegPGD", "CosPGD", "TranSegPGD",
            "RPPGD"]
@@ -53,20 +53,21 @@ class CosPGD(Objective):
 
 @torch.no_grad()
 def transegpgd_stage2_flags(stage2: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, t: int, T: int,
-                            switch: str = "half") -> torch.Tensor:
+                            switch: str = "half", *, correct: torch.Tensor | None = None) -> torch.Tensor:
     """TranSegPGD's per-image stage flag after iteration ``t``'s predictions (switch rule ours).
 
     An image enters stage 2 (sticky) once none of its valid pixels is correctly predicted; with
     ``switch="half"`` every image also enters it at ``t = ceil(T/2) + 1``. Per image, so that an
     image's trajectory does not depend on the rest of its batch; a tensor flag, so no host sync.
+    ``correct`` may pass the precomputed mask of correctly predicted valid pixels.
 
     Shape: ``(N,), (N,C,H,W), (N,H,W) -> (N,)`` bool.
     """
-    correct = (logits.argmax(1) == labels) & (labels != IGNORE_INDEX)
-    flags = stage2 | ~correct.flatten(1).any(1)
     if switch == "half" and t >= math.ceil(T / 2) + 1:
-        flags = torch.ones_like(flags)
-    return flags
+        return torch.ones_like(stage2)
+    if correct is None:
+        correct = (class_argmax(logits) == labels) & (labels != IGNORE_INDEX)
+    return stage2 | ~correct.flatten(1).any(1)
 
 
 class TranSegPGD(Objective):
@@ -74,11 +75,13 @@ class TranSegPGD(Objective):
 
     Stage 1 weights pixels by correctness (``gamma``), stage 2 by transferability:
     ``KL(softmax(z_clean) || softmax(z_adv))`` above the image's mean KL gets ``1 - beta``.
-    Under an input transform the clean logits (one no-grad forward before the loop) are carried
-    to the transformed grid with the same geometry, bilinearly.
+    Under an input transform the clean logits are carried to the transformed grid with the same
+    geometry, bilinearly. The clean logits cost no extra forward when ``x_0`` is the clean image
+    (no random start, no input transform): the engine keeps the first iteration's logits.
     """
 
     name = "transegpgd"
+    needs_clean_logits = True
     params = {
         "gamma": Param(0.1, "[ours]", "stage-1 weight of the non-favoured pixels", in_range(0.0, 1.0)),
         "beta": Param(0.1, "[ours]", "stage-2 weight of low-KL pixels", in_range(0.0, 1.0)),
@@ -89,17 +92,32 @@ class TranSegPGD(Objective):
     }
 
     def setup(self, ctx):
-        ctx.clean_logits_once()
         ctx.stage2 = torch.zeros(ctx.images.shape[0], dtype=torch.bool, device=ctx.device)
 
     def loss(self, logits, labels, features, ctx, geometry):
         p = ctx.params
-        adv = logits.detach()
-        ctx.stage2 = transegpgd_stage2_flags(ctx.stage2, adv, labels, ctx.t, ctx.steps, p["switch"])
-        clean = ctx.clean_logits if geometry is None else geometry.apply(ctx.clean_logits, "map")
-        w1 = transegpgd_stage1_weights(adv, labels, p["gamma"], p["stage1_favour"])
-        w2 = transegpgd_stage2_weights(adv, clean, labels, p["beta"])
-        return weighted_ce(logits, labels, torch.where(ctx.stage2[:, None, None], w2, w1))
+        # one log_softmax serves the CE, the predictions and the KL
+        log_q = logits.log_softmax(1)
+        with torch.no_grad():
+            adv = log_q.detach()
+            if geometry is not None:
+                clean = geometry.apply(ctx.clean_logits, "map").log_softmax(1)
+            else:
+                if ctx.clean_log_probs is None:
+                    ctx.clean_log_probs = ctx.clean_logits.log_softmax(1)
+                clean = ctx.clean_log_probs
+            w2 = transegpgd_stage2_weights(adv, clean, labels, p["beta"], log_probs=True)
+            half = p["switch"] == "half" and ctx.t >= math.ceil(ctx.steps / 2) + 1
+            if half:  # every image is in stage 2: stage 1 need not be computed
+                ctx.stage2 = torch.ones_like(ctx.stage2)
+                weights = w2
+            else:
+                correct = (class_argmax(adv) == labels) & (labels != IGNORE_INDEX)
+                ctx.stage2 = transegpgd_stage2_flags(ctx.stage2, adv, labels, ctx.t, ctx.steps, p["switch"],
+                                                     correct=correct)
+                w1 = transegpgd_stage1_weights(adv, labels, p["gamma"], p["stage1_favour"], correct=correct)
+                weights = torch.where(ctx.stage2[:, None, None], w2, w1)
+        return weighted_ce(log_q, labels, weights, log_probs=True)
 
 
 _REGIONS = ("true", "boundary", "false")
@@ -126,6 +144,7 @@ class RPPGD(Objective):
 
     name = "rp_pgd"
     needs_features = True
+    needs_clean_logits = True
     geometry_safe = False
     params = {
         "rp_beta": Param(0.75, "[paper: RP-PGD Eq. 7, App. D]", "weight of L_R against L_P", in_range(0.0, 1.0)),
@@ -141,14 +160,15 @@ class RPPGD(Objective):
     }
 
     def setup(self, ctx):
-        valid = ctx.labels != IGNORE_INDEX
-        ctx.clean_correct = (ctx.clean_logits_once().argmax(1) == ctx.labels) & valid
-        ctx.ever_wrong = torch.zeros_like(ctx.clean_correct)
+        ctx.clean_correct = ctx.ever_wrong = None
 
     def loss(self, logits, labels, features, ctx, geometry):
         p = ctx.params
         with torch.no_grad():
-            ctx.ever_wrong = rppgd_update(ctx.ever_wrong, ctx.clean_correct, logits.argmax(1), labels)
+            if ctx.clean_correct is None:  # clean logits are ready by the first loss (see the engine)
+                ctx.clean_correct = (class_argmax(ctx.clean_logits) == labels) & (labels != IGNORE_INDEX)
+                ctx.ever_wrong = torch.zeros_like(ctx.clean_correct)
+            ctx.ever_wrong = rppgd_update(ctx.ever_wrong, ctx.clean_correct, class_argmax(logits), labels)
             masks = dict(zip(_REGIONS, rppgd_regions(ctx.clean_correct, ctx.ever_wrong, labels)))
             lams = rppgd_lambdas(ctx.t, ctx.steps) if p["schedule"] == "dynamic" else tuple(p["lambdas"])
             w = torch.zeros_like(logits[:, 0], dtype=torch.float32)

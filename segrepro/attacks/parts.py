@@ -77,6 +77,9 @@ class Objective(Part):
 
     kind = "objective"
     needs_features: ClassVar[bool] = False
+    # True when the loss reads ``ctx.clean_logits``: the engine fills it before the first loss,
+    # from the first forward when x_0 is the clean image, else with one no-grad forward.
+    needs_clean_logits: ClassVar[bool] = False
     # False when the objective keeps per-pixel state on the native grid across iterations that a
     # geometry-changing input transform cannot map back (RP-PGD's regions).
     geometry_safe: ClassVar[bool] = True

@@ -161,3 +161,126 @@ def test_model_without_num_classes_and_no_valid_pixels(tiny_model, batch):
     assert torch.equal(a, attack(tiny_model, images, labels, "cospgd", steps=2))
     adv = attack(tiny_model, images, torch.full_like(labels, 255), "transegpgd", steps=2)
     assert torch.equal(adv, images)  # nothing to attack: zero gradient, no NaN
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="host-sync detection needs CUDA")
+@pytest.mark.parametrize("method", ["pgd", "segpgd", "cospgd", "transegpgd", "rp_pgd", "ds+mi", "segtrans+di"])
+def test_no_host_sync_inside_the_loop(method, tiny_model, batch):
+    import warnings
+    model = tiny_model.cuda()
+    images, labels = (t.cuda() for t in batch)
+
+    def syncs(steps):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                attack(model, images, labels, method, steps=steps)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(w.message) for w in caught)
+
+    assert syncs(6) == syncs(1)  # only the entry checks sync; the count does not grow with steps
+
+
+class Counting(nn.Module):
+    """Counts forwards of a SegModel (both entry points)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.num_classes, self.calls = inner, inner.num_classes, 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.inner(x)
+
+    def forward_with_features(self, x):
+        self.calls += 1
+        return self.inner.forward_with_features(x)
+
+
+@pytest.mark.parametrize("method, kwargs, forwards", [
+    ("transegpgd", {}, 3),                       # x_0 is clean: the first forward gives the clean logits
+    ("transegpgd", dict(random_start=True), 4),  # one extra no-grad clean forward
+    ("transegpgd+ds", {}, 4),
+    ("rp_pgd", {}, 4), ("rp_pgd", dict(random_start=False), 3), ("segpgd", {}, 3),
+])
+def test_forward_count(method, kwargs, forwards, tiny_model, batch):
+    model = Counting(tiny_model)
+    attack(model, *batch, method, steps=3, **kwargs)
+    assert model.calls == forwards
+
+
+def _reference(model, images, labels, weights_fn, steps):
+    """BIM with a hand-composed weighted CE, written from the spec."""
+    from segrepro.attacks import objectives as O
+    x = images.clone()
+    for t in range(1, steps + 1):
+        x.requires_grad_(True)
+        logits = model(x)
+        loss = O.weighted_ce(logits, labels, weights_fn(logits.detach(), t))
+        (g,) = torch.autograd.grad(loss, x)
+        x = torch.min(torch.max(x.detach() + 0.01 * g.sign(), images - 0.03), images + 0.03).clamp(0, 1)
+    return x
+
+
+def test_segpgd_and_transegpgd_match_hand_composed_loops(tiny_model, batch):
+    from segrepro.attacks import objectives as O
+    images, labels = batch
+    T = 4
+    ref = _reference(tiny_model, images, labels, lambda z, t: O.segpgd_weights(z, labels, t, T), T)
+    assert torch.allclose(attack(tiny_model, images, labels, "segpgd", steps=T, random_start=False), ref, atol=1e-6)
+
+    with torch.no_grad():
+        clean = tiny_model(images)
+    state = {"stage2": torch.zeros(len(images), dtype=torch.bool)}
+
+    def transeg(z, t):
+        state["stage2"] = O.transegpgd_stage2_flags(state["stage2"], z, labels, t, T, "half")
+        w1 = O.transegpgd_stage1_weights(z, labels, 0.1, "correct")
+        w2 = O.transegpgd_stage2_weights(z, clean, labels, 0.1)
+        return torch.where(state["stage2"][:, None, None], w2, w1)
+
+    ref = _reference(tiny_model, images, labels, transeg, T)
+    assert torch.allclose(attack(tiny_model, images, labels, "transegpgd", steps=T), ref, atol=1e-6)
+
+
+def test_rppgd_region_part_matches_hand_composed_loop(tiny_model, batch):
+    from segrepro.attacks import objectives as O
+    images, labels = batch
+    N = 3
+    with torch.no_grad():
+        clean_correct = (tiny_model(images).argmax(1) == labels) & (labels != 255)
+    state = {"ever": torch.zeros_like(clean_correct)}
+
+    def region(z, i):
+        state["ever"] = O.rppgd_update(state["ever"], clean_correct, z.argmax(1), labels)
+        t_mask, b_mask, f_mask = O.rppgd_regions(clean_correct, state["ever"], labels)
+        l1, l2, l3 = O.rppgd_lambdas(i, N)
+        return l1 * t_mask + l2 * b_mask + l3 * f_mask
+
+    ref = _reference(tiny_model, images, labels, region, N)
+    adv = attack(tiny_model, images, labels, "rp_pgd", steps=N, random_start=False, rp_beta=1.0)
+    assert torch.allclose(adv, ref, atol=1e-6)
+
+
+def test_rppgd_full_loss_matches_hand_composed_loop(tiny_model, batch):
+    from segrepro.attacks import objectives as O
+    images, labels = batch
+    N, beta = 3, 0.75
+    with torch.no_grad():
+        clean_correct = (tiny_model(images).argmax(1) == labels) & (labels != 255)
+    ever = torch.zeros_like(clean_correct)
+    x = images.clone()
+    for i in range(1, N + 1):
+        x.requires_grad_(True)
+        logits, feats = tiny_model.forward_with_features(x)
+        ever = O.rppgd_update(ever, clean_correct, logits.argmax(1), labels)
+        t_mask, b_mask, f_mask = O.rppgd_regions(clean_correct, ever, labels)
+        l1, l2, l3 = O.rppgd_lambdas(i, N)
+        l_r = O.weighted_ce(logits, labels, l1 * t_mask + l2 * b_mask + l3 * f_mask)
+        l_p = O.prototype_loss(feats, labels, t_mask, num_classes=3)
+        (g,) = torch.autograd.grad(beta * l_r + (1 - beta) * l_p, x)
+        x = torch.min(torch.max(x.detach() + 0.01 * g.sign(), images - 0.03), images + 0.03).clamp(0, 1)
+    adv = attack(tiny_model, images, labels, "rp_pgd", steps=N, random_start=False)
+    assert torch.allclose(adv, x, atol=1e-6)

@@ -150,3 +150,10 @@ def test_prototype_loss_is_differentiable_in_features():
     feats.requires_grad_(True)
     O.prototype_loss(feats, labels, torch.ones(1, 2, 2, dtype=torch.bool), num_classes=2).backward()
     assert feats.grad.abs().sum() > 0
+
+
+def test_class_argmax_matches_argmax_with_first_index_on_ties():
+    logits = torch.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0], [-1.0, -2.0, -3.0]]).T.reshape(1, 3, 1, 3)
+    assert O.class_argmax(logits).tolist() == [[[1, 0, 0]]]
+    z = torch.randn(2, 5, 4, 4)
+    assert torch.equal(O.class_argmax(z), z.argmax(1))
