@@ -3,8 +3,10 @@
 For each method: seconds per iteration per image at batch 32 (``steps`` iterations, everything the
 call does included: entry checks, clean forwards, random start), the ratio to one bare
 forward + CE + input-gradient pass (``torch.autograd.grad`` w.r.t. the images, as the attack does),
-and the per-image cost at batch 1 relative to batch 32. Timings are the minimum over repeats
-(the least disturbed by other processes on a shared machine).
+and the per-image cost at batch 1 relative to batch 32. On CPU the clock is the process's CPU
+time (other processes on a shared machine do not count); methods are timed round-robin and the
+median ratio over rounds is printed with its spread. The ``bare (control)`` row times the bare
+loop as if it were a method: its ratio shows the noise floor.
 
     python benchmarks/attack_cost.py                      # shapes preset, psp_r18, batch 32, 96 px
     python benchmarks/attack_cost.py --methods bim ds --threads 2 --device cuda
@@ -15,12 +17,13 @@ segtrans, rp_pgd.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
-from segrepro.attacks import attack, available
+from segrepro.attacks import attack, available, get_method
 
 TARGETS = {"bim": 1.05, "pgd": 1.05, "segpgd": 1.05, "cospgd": 1.05, "transegpgd": 1.05,
            "ds": 1.25, "segtrans": 1.25, "rp_pgd": 1.25}
@@ -66,15 +69,17 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def timed(fn, device, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+def _clock(device) -> float:
+    # CPU: process time, so other processes on a shared machine do not count; CUDA: wall time
+    return time.perf_counter() if device.type == "cuda" else time.process_time()
+
+
+def timed(fn, device) -> float:
+    _sync(device)
+    start = _clock(device)
+    fn()
+    _sync(device)
+    return _clock(device) - start
 
 
 def bare_pass(model, images, labels):
@@ -90,7 +95,7 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="round-robin repeats; the median ratio is reported")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no-batch1", action="store_true", help="skip the batch-1 column")
@@ -99,27 +104,41 @@ def main(argv=None) -> None:
     device = torch.device(args.device)
     images, labels, num_classes = load_batch(args.batch, args.size, device)
     model = load_model(args.model, num_classes, device)
-
     bare_pass(model, images, labels)  # warm-up
-    bare1 = timed(lambda: bare_pass(model, images[:1], labels[:1]), device, 5 * args.repeats)
-    print(f"model {args.model}, batch {args.batch}, {args.size} px, {args.steps} steps, {args.threads} thread(s), "
-          f"{device}; bare forward+backward at batch 1: {1e3 * bare1:.2f} ms/image")
-    print(f"{'method':16s} {'s/iter/img':>11s} {'bare':>9s} {'ratio':>7s} {'target':>7s} {'b1/b32':>7s}")
+
+    def bare_loop(x=images, y=labels):
+        for _ in range(args.steps):
+            bare_pass(model, x, y)
+
+    runs = {"bare (control)": bare_loop}
+    iterations = {"bare (control)": args.steps}
     for method in args.methods:
-        run = lambda x=images, y=labels: attack(model, x, y, method, steps=args.steps)  # noqa: E731
-        per = bare = float("inf")
-        # paired: the bare pass is timed next to each attack run, so a drifting load on a shared
-        # machine affects both sides of the ratio alike
-        for _ in range(args.repeats):
-            bare = min(bare, timed(lambda: bare_pass(model, images, labels), device, 2) / args.batch)
-            per = min(per, timed(run, device, 1) / args.steps / args.batch)
+        runs[method] = lambda x=images, y=labels, m=method: attack(model, x, y, m, steps=args.steps)
+        iterations[method] = 1 if get_method(method).one_step else args.steps  # FGSM: one step
+    # Round-robin: each round times the bare loop, then every method; ratios are taken within a
+    # round, so a load that drifts between rounds cancels, and the median over rounds is reported.
+    ratios = {name: [] for name in runs}
+    per_image = {name: [] for name in runs}
+    for _ in range(args.rounds):
+        bare = timed(bare_loop, device) / args.steps / args.batch
+        for name, run in runs.items():
+            per = timed(run, device) / iterations[name] / args.batch
+            per_image[name].append(per)
+            ratios[name].append(per / bare)
+    clock = "wall" if device.type == "cuda" else "process CPU"
+    print(f"model {args.model}, batch {args.batch}, {args.size} px, {args.steps} steps, {args.threads} thread(s), "
+          f"{device}, {clock} time, median of {args.rounds} rounds")
+    print(f"{'method':16s} {'s/iter/img':>11s} {'ratio':>7s} {'spread':>13s} {'target':>7s} {'b1/b' + str(args.batch):>7s}")
+    for name, run in runs.items():
+        per, ratio = statistics.median(per_image[name]), statistics.median(ratios[name])
         b1 = float("nan")
         if not args.no_batch1:
-            b1 = timed(lambda: run(images[:1], labels[:1]), device, 2 * args.repeats) / args.steps / per
-        target = TARGETS.get(method)
-        mark = "" if target is None else ("ok" if per / bare <= target else "MISS")
-        print(f"{method:16s} {per:11.5f} {bare:9.5f} {per / bare:7.3f} {target or '':>7} {b1:7.2f} {mark}",
-              flush=True)
+            one = min(timed(lambda: run(images[:1], labels[:1]), device) for _ in range(3))
+            b1 = one / iterations[name] / per
+        target = TARGETS.get(name)
+        mark = "" if target is None else ("ok" if ratio <= target else "MISS")
+        spread = f"{min(ratios[name]):.2f}-{max(ratios[name]):.2f}"
+        print(f"{name:16s} {per:11.5f} {ratio:7.3f} {spread:>13s} {target or '':>7} {b1:7.2f} {mark}", flush=True)
 
 if __name__ == "__main__":
     main()
