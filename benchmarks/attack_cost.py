@@ -128,7 +128,8 @@ def main(argv=None) -> None:
     clock = "wall" if device.type == "cuda" else "process CPU"
     print(f"model {args.model}, batch {args.batch}, {args.size} px, {args.steps} steps, {args.threads} thread(s), "
           f"{device}, {clock} time, median of {args.rounds} rounds")
-    print(f"{'method':16s} {'s/iter/img':>11s} {'ratio':>7s} {'spread':>13s} {'target':>7s} {'b1/b' + str(args.batch):>7s}")
+    b1_title = f"b1/b{args.batch}"
+    print(f"{'method':16s} {'s/iter/img':>11s} {'ratio':>7s} {'spread':>13s} {'target':>7s} {b1_title:>7s}")
     for name, run in runs.items():
         per, ratio = statistics.median(per_image[name]), statistics.median(ratios[name])
         b1 = float("nan")
