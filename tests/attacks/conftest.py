@@ -7,8 +7,6 @@ from torch import nn
 
 from segrepro.models.wrap import SegModel
 
-torch.set_num_threads(1)
-
 
 class TinyNet(SegModel):
     """Two convs at half resolution: features ``(N,8,H/2,W/2)``, logits upsampled by the contract."""
