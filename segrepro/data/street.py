@@ -13,7 +13,10 @@ The spatial prior is strong (sky on top, road at the bottom) but every class var
 small classes (pole, sign, light, person) are a few pixels wide.
 
 Measured pixel shares (train split, seed 0, 2000 images at 64x128):
-PIXEL_SHARES_PLACEHOLDER
+sky 24.7, road 21.4, building 14.2, sidewalk 12.3, terrain 9.1, car 6.5, truck 3.4, vegetation 2.7,
+person 1.3, fence 0.8, pole 0.5, traffic_sign 0.3, traffic_light 0.2, ignore 2.7 (%). Share of images
+containing each class: road/sidewalk/sky 100 %, building 99, pole 85, car 83, person 81, vegetation 72,
+terrain 61, traffic_sign 57, traffic_light 47, fence 38, truck 36; ignore pixels in 65 %.
 
 Difficulty knobs (module constants; changing one must bump ``synthetic.VERSION``): ``NOISE``,
 ``CHANNEL_JITTER``, ``BRIGHTNESS`` (global lighting range), ``N_CARS``, ``N_PEOPLE``, ``N_POLES``,
