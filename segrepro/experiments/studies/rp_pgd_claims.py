@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from segrepro.experiments.claims import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, claim_row, claims_table, verdict
@@ -240,27 +239,37 @@ def _safe(fn):
 
 
 def headline(df: pd.DataFrame, profile) -> dict:
-    """Numbers the notebook glues into its prose (mIoU in %)."""
-    out = {}
-    wb = rt.whitebox_table(df)
-    for src in rp.whitebox_sources(profile):
-        tag = "at" if "@" in src else "clean"
+    """Numbers the notebook glues into its prose (mIoU in %); every key exists (NaN when not run)."""
+    nan = math.nan
+    out = {"rp_eps": rp.study_eps(profile), "rp_images": rp.n_images(profile), "rp_seeds": len(rp.seeds(profile)),
+           "rp_wb_steps": rp.whitebox_steps(profile), "rp_abl_steps": min(rp.scale(profile).ablation_steps, 100),
+           "rp_arch": rp.at_arch(profile), "rp_surrogate": rp.surrogate(profile)}
+    try:
+        wb = rt.whitebox_table(df)
+    except ValueError:
+        wb = pd.DataFrame()
+    for tag, src in (("clean", rp.at_arch(profile)), ("at", rp.pgd3(rp.at_arch(profile)))):
         for m in rp.FIG2_METHODS:
-            out[f"rp_wb_{tag}_{m}"] = float(wb.loc[(src, m)].iloc[-1]) if (src, m) in wb.index else math.nan
+            out[f"rp_wb_{tag}_{m}"] = float(wb.loc[(src, m)].iloc[-1]) if (src, m) in wb.index else nan
     src = rp.ablation_sources(profile)[0]
     for key, label in (("full", "T+B+F+Proto"), ("region", "T+B+F"), ("proto", "Proto (T)"),
                        ("nograd", "T+B+F+Proto, prototype_grad=False")):
         out[f"rp_abl_{key}"] = float(rt.ablation(df, label, src).mean() * 100)
     fr = df[(df["grid"] == "false_region") & (df["metric"] == "false_restored")]["value"]
-    out["rp_false_restored"] = float(fr.mean() * 100) if len(fr) else math.nan
+    out["rp_false_restored"] = float(fr.mean() * 100) if len(fr) else nan
     try:
         t = _battery(df, profile)
         col = _pgd_column(t, 20)
-        out["rp_at_col"] = col
-        for s in t.index:
-            out[f"rp_at_{s.replace('-', '').lower()}_clean"] = float(t.loc[s, "Clean"])
-            out[f"rp_at_{s.replace('-', '').lower()}_pgd"] = float(t.loc[s, col])
-    except ValueError:
-        pass
-    out["rp_eps"] = rp.study_eps(profile)
-    return {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in out.items()}
+    except (ValueError, IndexError):
+        t, col = pd.DataFrame(), "-"
+    out["rp_at_col"] = col
+    for s in ("Standard", "PGD3-AT", "SegPGD3-AT", "CosPGD3-AT", "RP-PGD3-AT"):
+        tag = s.replace("-", "").lower()
+        out[f"rp_at_{tag}_clean"] = float(t.loc[s, "Clean"]) if s in t.index else nan
+        out[f"rp_at_{tag}_pgd"] = float(t.loc[s, col]) if s in t.index else nan
+    return out
+
+
+def verdict_glue(table: pd.DataFrame) -> dict[str, str]:
+    """``rp_v_<id>`` -> the verdict of each claim of :func:`claims` (for the prose)."""
+    return {f"rp_v_{cid}": v for cid, v in zip(table["id"], table["verdict"])}

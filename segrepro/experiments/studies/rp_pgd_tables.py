@@ -188,6 +188,28 @@ def at_side_by_side(df: pd.DataFrame, profile, arch: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def at_targets_table(df: pd.DataFrame, profile) -> pd.DataFrame:
+    """The AT issue's targets per AT model: clean mIoU kept and PGD-20 gain over its clean model (points).
+
+    The PGD column is the battery's longest PGD run of at most 20 steps.
+    """
+    out = []
+    for arch in dict.fromkeys(parse_name(n)[0] for n in rp.battery_models(profile)):
+        try:
+            t = at_table(df, arch)
+        except ValueError:
+            continue
+        pgd = sorted((int(c[3:]), c) for c in t.columns if c.startswith("PGD") and c[3:].isdigit())
+        col = ([c for n, c in pgd if n <= 20] or [pgd[0][1]])[-1]
+        for s in t.index.drop("Standard", errors="ignore"):
+            base = t.loc["Standard"] if "Standard" in t.index else None
+            out.append({"model": f"{arch}@{s}", "clean mIoU": t.loc[s, "Clean"],
+                        "clean of Standard (%)": t.loc[s, "Clean"] / base["Clean"] * 100 if base is not None else math.nan,
+                        f"{col} mIoU": t.loc[s, col], f"{col} Standard": base[col] if base is not None else math.nan,
+                        f"{col} gain (points)": t.loc[s, col] - base[col] if base is not None else math.nan})
+    return pd.DataFrame(out)
+
+
 def blackbox_table(df: pd.DataFrame, profile) -> pd.DataFrame:
     """Table 6: transfer mIoU (%) of SegPGD/RP-PGD made on the surrogate, per AT target, with the paper's.
 
