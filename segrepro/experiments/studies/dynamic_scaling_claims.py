@@ -262,3 +262,26 @@ def _missing():
 def _not_run(cid: str, eps: float, what: str) -> dict:
     row = claim_row(cid, Verdict(NOT_RUN, math.nan, math.nan, math.nan, 0, "", math.nan))
     return {"eps": eps, **row, "our value": "-", "comment": f"not run at this eps/profile (no {what})"}
+
+
+def verdict_glue(rows: list[dict], profile) -> dict[str, str]:
+    """``v_<id>`` (verdict at the first eps it was judged at) and ``v_<id>_e1`` (at the profile's last eps,
+    or the same when not judged there) for the notebook's prose; every claim id gets both keys."""
+    out = {}
+    for cid in CLAIM_IDS:
+        mine = [r for r in rows if r["id"] == cid]
+        judged = [r for r in mine if r["verdict"] != NOT_RUN] or mine
+        first = judged[0]["verdict"] if judged else NOT_RUN
+        last = next((r["verdict"] for r in judged if r["eps"] == profile.eps[-1]), first)
+        out[f"v_{cid}"], out[f"v_{cid}_e1"] = first, last
+    return out
+
+
+def scale_note(profile) -> str:
+    """One sentence on what differs from the paper at this profile's scale (appended to comments)."""
+    if profile.data_root is not None:
+        return f"{profile.name}: {', '.join(profile.presets)}, {profile.steps} iterations"
+    size = profile.image_size or "default"
+    return (f"{profile.name}: synthetic {'/'.join(profile.presets)} at {size} px, small models, "
+            f"{profile.steps} iterations (long run {profile.long_steps}), {profile.n_images} images "
+            f"(paper: VOC/Cityscapes, 1k-10k iterations)")

@@ -168,3 +168,50 @@ def cost_summary(df: pd.DataFrame) -> pd.DataFrame:
 
     cost = df[df["metric"].isin(COST_METRICS)]
     return cost.pivot_table(index=["grid", "method"], columns="metric", values="value", aggfunc="mean").round(4)
+
+
+def eps_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean target mIoU (%) of the transfer grid by preset, method and eps: transfer pairs and white-box.
+
+    FS at its best iteration, DS at its last; the two eps columns show what doubling the budget changes.
+    """
+    rows = fs_best_ds_last(attacked(df, "transfer"))
+    rows = rows.assign(kind=["white-box" if s == t else "transfer" for s, t in zip(rows["source"], rows["target"])])
+    table = rows.pivot_table(index=["preset", "kind", "method"], columns="eps", values="value", aggfunc="mean") * 100
+    return table.round(2)
+
+
+def headline(df: pd.DataFrame, profile) -> dict[str, float]:
+    """Numbers the notebook quotes in its prose (glued): mean DS - FS transfer gaps and the like.
+
+    Keys end in ``_e0`` (the profile's first eps, the paper's 0.03 at embedded scale) or ``_e1`` (its
+    last eps); a missing part gives NaN so every key always exists.
+    """
+    from segrepro.experiments.studies.dynamic_scaling import ablation_eps
+
+    out: dict[str, float] = {}
+    for tag, eps in (("e0", profile.eps[0]), ("e1", profile.eps[-1])):
+        s = eps_summary(select(df, eps=eps))
+        for i, preset in enumerate(profile.presets[:2]):
+            for kind in ("transfer", "white-box"):
+                for m in (FS, DS):
+                    key = f"{'fs' if m == FS else 'ds'}_{kind.replace('-', '')}_p{i}_{tag}"
+                    out[key] = float(s.loc[(preset, kind, m)].iloc[0]) if (preset, kind, m) in s.index else float("nan")
+            out[f"gap_p{i}_{tag}"] = out[f"ds_transfer_p{i}_{tag}"] - out[f"fs_transfer_p{i}_{tag}"]
+        clean = select(df, grid="transfer", method="clean", metric="miou", preset=profile.presets[0])
+        out["clean_p0"] = float(clean["value"].mean() * 100) if len(clean) else float("nan")
+    lam = _safe(lambda_table, df, ablation_eps(profile))
+    out["lam_gain"] = float(lam.iloc[0].mean() - lam.loc[0.5].mean()) if lam is not None and 0.5 in lam.index else float("nan")
+    cost = cost_summary(select(df, grid="transfer"))
+    sec = "seconds_per_example"
+    out["ds_cost_ratio"] = (float(cost.loc[("transfer", DS), sec] / cost.loc[("transfer", FS), sec])
+                            if sec in cost and ("transfer", DS) in cost.index else float("nan"))
+    out["ablation_eps"] = ablation_eps(profile)
+    return out
+
+
+def _safe(fn, *args):
+    try:
+        return fn(*args)
+    except ValueError:
+        return None
