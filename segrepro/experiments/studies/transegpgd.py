@@ -13,11 +13,10 @@ grid          what
 ============  ==========================================================================================
 
 Choices at our scale **[ours]**: one preset (the first), one budget :func:`study_eps` (the profile's
-largest: at 0.03 our synthetic models leave too much mIoU for the methods to separate; the ``paper``
-profile has only 0.03), the profile's ``steps`` with its snapshots plus ``ceil(T/2)`` (the end of
-stage 1). Deterministic methods (no random start, no input transform) run one seed, the others
-every seed of the profile. The ``segtrans`` study reuses the PGD/DS/MI/DI/TranSegPGD cells of the
-``transfer`` grid (:func:`baseline_grids`).
+largest, as the DS study's side grids; the ``paper`` profile has only 0.03), :func:`study_images` (16 images in ``embedded``), the profile's ``steps`` with
+its snapshots plus ``ceil(T/2)`` (the end of stage 1). Deterministic methods (no random start, no input
+transform) run one seed, the others every seed of the profile. The ``segtrans`` study reuses the
+PGD/DS/MI/DI/TranSegPGD cells of the ``transfer`` grid (:func:`baseline_grids`).
 """
 from __future__ import annotations
 
@@ -41,11 +40,18 @@ N_SOURCES = 2
 GAMMAS = (0.0, 0.3, 0.5)
 BETAS = (0.0, 0.3, 0.5)
 DEFAULT = tt.key("transegpgd")
+#: Images per cell by profile name (budget: both transfer studies in about 8 of the embedded 40 minutes).
+IMAGE_CAP = {"embedded": 16}
 
 
 def study_eps(profile) -> float:
     """The budget of the study: the profile's largest eps (0.03 at paper scale)."""
     return float(max(profile.eps))
+
+
+def study_images(profile) -> int:
+    """Images attacked per cell: ``profile.n_images``, capped by :data:`IMAGE_CAP` for the listed profiles."""
+    return min(profile.n_images, IMAGE_CAP.get(profile.name, profile.n_images))
 
 
 def sources(profile) -> tuple[str, ...]:
@@ -76,7 +82,7 @@ def specs(profile, study: str, grid: str, methods, srcs, n_images: int | None = 
     """GridSpecs of ``methods`` with this study's shared settings; deterministic methods get one seed."""
     base = dict(study=study, preset=profile.presets[0], sources=tuple(srcs), targets=profile.targets,
                 grid=grid, eps=(study_eps(profile),), alpha=profile.alpha, steps=profile.steps,
-                snapshots=snapshots(profile), n_images=n_images or profile.n_images,
+                snapshots=snapshots(profile), n_images=n_images or study_images(profile),
                 batch_size=profile.batch_size)
     det = [m for m in methods if tt.is_deterministic(m.name)]
     rnd = [m for m in methods if not tt.is_deterministic(m.name)]
@@ -198,7 +204,7 @@ def claims_frame() -> pd.DataFrame:
 
 def scale_note(profile) -> str:
     """One line on the scale of the run, for the claims' comments."""
-    return (f"{profile.presets[0]}, eps {study_eps(profile):g}, T={profile.steps}, {profile.n_images} images, "
+    return (f"{profile.presets[0]}, eps {study_eps(profile):g}, T={profile.steps}, {study_images(profile)} images, "
             f"{len(profile.seeds)} seed(s)")
 
 
@@ -236,7 +242,7 @@ def headline(df: pd.DataFrame, profile) -> dict:
     out["tsp_best_baseline_miou"] = float(baselines.min()) if len(baselines) else math.nan
     out["tsp_best_baseline"] = str(baselines.idxmin()) if len(baselines) else "-"
     out["tsp_gain_vs_best"] = out["tsp_best_baseline_miou"] - out["tsp_miou_transegpgd"]
-    out.update(tsp_eps=study_eps(profile), tsp_steps=profile.steps, tsp_images=profile.n_images,
+    out.update(tsp_eps=study_eps(profile), tsp_steps=profile.steps, tsp_images=study_images(profile),
                tsp_seeds=len(profile.seeds), tsp_sources=", ".join(sources(profile)),
                tsp_ablation_source=ablation_source(profile), tsp_preset=profile.presets[0])
     return out
