@@ -104,7 +104,8 @@ def test_ablation_claims():
 
 
 def _battery(model, clean, pgd20, extra=()):
-    rows = [_row("at_battery", model, "Clean", clean, iteration=0), _row("at_battery", model, "PGD", pgd20, iteration=20),
+    rows = [_row("at_battery", model, "Clean", clean, iteration=0),
+            _row("at_battery", model, "PGD", pgd20, iteration=20),
             _row("at_battery", model, "PGD", pgd20 + 0.05, iteration=10)]
     rows += [_row("at_battery", model, name, v, iteration=10) for name, v in extra]
     return rows
@@ -112,7 +113,8 @@ def _battery(model, clean, pgd20, extra=()):
 
 def test_at_tables_and_claims():
     p = get_profile("embedded", at_models=("psp_r18@PGD3-AT", "psp_r18@SegPGD3-AT", "psp_r18@RP-PGD3-AT"))
-    rows = (_battery("psp_r18", 0.80, 0.05, [("SegPGD", 0.02)]) + _battery("psp_r18@PGD3-AT", 0.70, 0.30, [("SegPGD", 0.25)])
+    rows = (_battery("psp_r18", 0.80, 0.05, [("SegPGD", 0.02)])
+            + _battery("psp_r18@PGD3-AT", 0.70, 0.30, [("SegPGD", 0.25)])
             + _battery("psp_r18@SegPGD3-AT", 0.60, 0.20, [("SegPGD", 0.28)])
             + _battery("psp_r18@RP-PGD3-AT", 0.72, 0.35, [("SegPGD", 0.26)]))
     df = pd.DataFrame(rows)
@@ -121,7 +123,8 @@ def test_at_tables_and_claims():
     assert list(t.columns) == ["Clean", "PGD20", "PGD10", "SegPGD10"]
     assert t.loc["RP-PGD3-AT", "PGD10"] == pytest.approx(40.0)
     side = rt.at_side_by_side(df, p, "psp_r18")
-    assert side.loc[("PGD3-AT", "paper"), "PGD20"] == 17.34 and side.loc[("PGD3-AT", "ours"), "PGD20"] == pytest.approx(30.0)
+    assert side.loc[("PGD3-AT", "paper"), "PGD20"] == 17.34
+    assert side.loc[("PGD3-AT", "ours"), "PGD20"] == pytest.approx(30.0)
     got = rc.check_at(df, p)
     # PGD20 (the longest PGD): RP 35 vs PGD3 30 and SegPGD3 20 -> higher, one value each: partly
     assert got["rp_at_pgd100"][0].verdict == "partly" and "PGD20" in got["rp_at_pgd100"][1]
@@ -135,6 +138,9 @@ def test_at_tables_and_claims():
     assert gain.mean == pytest.approx(70 / 3) and gain.verdict == "partly"
     assert got["at_rp_vs_pgd"][0].mean == pytest.approx((5 + 5 + 1) / 3)
     assert "rp_at3_vs_segpgd7" not in got
+    targets = rt.at_targets_table(df, p).set_index("model")
+    assert targets.loc["psp_r18@SegPGD3-AT", "clean of Standard (%)"] == pytest.approx(75.0)
+    assert targets.loc["psp_r18@RP-PGD3-AT", "PGD20 gain (points)"] == pytest.approx(30.0)
 
 
 def test_whitebox_and_blackbox_claims():

@@ -202,11 +202,11 @@ def at_targets_table(df: pd.DataFrame, profile) -> pd.DataFrame:
         pgd = sorted((int(c[3:]), c) for c in t.columns if c.startswith("PGD") and c[3:].isdigit())
         col = ([c for n, c in pgd if n <= 20] or [pgd[0][1]])[-1]
         for s in t.index.drop("Standard", errors="ignore"):
-            base = t.loc["Standard"] if "Standard" in t.index else None
+            base = t.loc["Standard"] if "Standard" in t.index else pd.Series(math.nan, index=t.columns)
             out.append({"model": f"{arch}@{s}", "clean mIoU": t.loc[s, "Clean"],
-                        "clean of Standard (%)": t.loc[s, "Clean"] / base["Clean"] * 100 if base is not None else math.nan,
-                        f"{col} mIoU": t.loc[s, col], f"{col} Standard": base[col] if base is not None else math.nan,
-                        f"{col} gain (points)": t.loc[s, col] - base[col] if base is not None else math.nan})
+                        "clean of Standard (%)": t.loc[s, "Clean"] / base["Clean"] * 100,
+                        f"{col} mIoU": t.loc[s, col], f"{col} Standard": base[col],
+                        f"{col} gain (points)": t.loc[s, col] - base[col]})
     return pd.DataFrame(out)
 
 
