@@ -96,8 +96,8 @@ def test_at_config_fine_tunes_from_the_clean_key_with_the_recipe():
     clean = toy_config()
     cfg = at_config(clean, "SegPGD", steps=7)
     assert cfg.at_method == "segpgd" and cfg.at_steps == 7 and cfg.init_from == clean.key()
-    assert (cfg.epochs, cfg.lr) == (AT_RECIPE["epochs"], AT_RECIPE["lr"])
-    assert (cfg.model, cfg.preset, cfg.train_length, cfg.at_eps, cfg.at_alpha) == ("psp_r18", "toy", 48, 0.03, 0.01)
+    assert all(getattr(cfg, k) == v for k, v in AT_RECIPE.items())
+    assert (cfg.model, cfg.preset, cfg.lr, cfg.at_eps, cfg.at_alpha) == ("psp_r18", "toy", 0.1, 0.03, 0.01)
     assert at_config(clean, "pgd", epochs=5, lr=0.5).epochs == 5
 
 
@@ -157,7 +157,7 @@ def test_adversarial_fine_tuning_makes_the_model_more_robust(monkeypatch, tmp_pa
     install(monkeypatch, tmp_path)
     clean_cfg = toy_config()
     clean = train_model(clean_cfg, progress=False)
-    at = train_model(at_config(clean_cfg, "pgd", steps=3, epochs=3, lr=0.1), progress=False)
+    at = train_model(at_config(clean_cfg, "pgd", steps=3, epochs=3, lr=0.1, train_length=48), progress=False)
     assert at.checkpoint_meta["train_config"]["init_from"] == clean_cfg.key()
     x, y = core.load_split(clean_cfg, "val").tensors()
     table = robustness_table({"clean": clean, "at": at}, x, y,
