@@ -184,7 +184,7 @@ def efficiency(df: pd.DataFrame, profile, variant: str = "segtrans") -> dict:
     iters = []
     for seed in sorted(rows["seed"].unique()):
         t_star = tt.iterations_to_reach(tt.curve(rows[rows["seed"] == seed], k, metric="asr"), level)
-        iters.append(profile.steps / t_star * 100 - 100)
+        iters.append(profile.steps / max(t_star, 1e-9) * 100 - 100)  # t* = 0 only if the baseline has no ASR
     return {"best": tt.label(*best), "time_ratio": time_ratio, "asr_per_second": per_s, "iterations": iters}
 
 
