@@ -277,6 +277,19 @@ def verdict_glue(rows: list[dict], profile) -> dict[str, str]:
     return out
 
 
+def verdict_counts(rows: list[dict]) -> dict[str, int]:
+    """How many claim ids end ``reproduced`` / ``partly`` / ``not reproduced`` at their last judged eps,
+    and how many were judged at all (``n_judged``)."""
+    final = {}
+    for r in rows:
+        if r["verdict"] != NOT_RUN:
+            final[r["id"]] = r["verdict"]
+    counts = {"n_judged": len(final)}
+    for key, name in (("n_reproduced", REPRODUCED), ("n_partly", PARTLY), ("n_not_reproduced", NOT_REPRODUCED)):
+        counts[key] = sum(v == name for v in final.values())
+    return counts
+
+
 def scale_note(profile) -> str:
     """One sentence on what differs from the paper at this profile's scale (appended to comments)."""
     if profile.data_root is not None:

@@ -154,11 +154,16 @@ def lambda_table(df: pd.DataFrame, eps: float | None = None) -> pd.DataFrame:
 
 
 def cls_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The classifiers: validation accuracy (%) and training seconds."""
+    """The classifiers: validation accuracy (%), accuracy on the attacked images before the attack
+    (iteration 0, %), and training seconds."""
     rows = select(df, grid="classification", method="clean")
     t = rows.pivot_table(index="target", columns="metric", values="value", aggfunc="mean")
     if "val_accuracy" in t:
         t["val_accuracy"] *= 100
+    clean = select(df, grid="classification", metric="accuracy")
+    clean = clean[clean["iteration"] == 0]
+    if len(clean):
+        t["attacked images, clean accuracy"] = clean.groupby("target")["value"].mean() * 100
     return t.round(2)
 
 
@@ -181,7 +186,7 @@ def eps_summary(df: pd.DataFrame) -> pd.DataFrame:
     return table.round(2)
 
 
-def headline(df: pd.DataFrame, profile) -> dict[str, float]:
+def headline(df: pd.DataFrame, profile) -> dict[str, float | int]:
     """Numbers the notebook quotes in its prose (glued): mean DS - FS transfer gaps and the like.
 
     Keys end in ``_e0`` (the profile's first eps, the paper's 0.03 at embedded scale) or ``_e1`` (its
@@ -207,6 +212,8 @@ def headline(df: pd.DataFrame, profile) -> dict[str, float]:
     out["ds_cost_ratio"] = (float(cost.loc[("transfer", DS), sec] / cost.loc[("transfer", FS), sec])
                             if sec in cost and ("transfer", DS) in cost.index else float("nan"))
     out["ablation_eps"] = ablation_eps(profile)
+    out["eps0"], out["eps1"] = float(profile.eps[0]), float(profile.eps[-1])
+    out["steps"], out["long_steps"] = int(profile.steps), int(profile.long_steps)
     return out
 
 
