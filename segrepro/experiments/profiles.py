@@ -29,8 +29,12 @@ class Profile:
     Attributes:
         name: Profile name; results go to ``results_dir(name)``.
         presets: Datasets: synthetic presets (``shapes``, ``street``) or real ones (``voc``, ``cityscapes``).
-        data_root: Root folder of a real dataset (``paper`` profile); ``None`` for synthetic data.
-        image_size: Side of the synthetic images in pixels (``None``: the preset's default).
+        data_root: Root folder of the real dataset in ``presets`` (``voc``: the folder holding
+            ``VOCdevkit``; ``cityscapes``: the folder holding ``leftImg8bit`` and ``gtFine``); unused by
+            synthetic presets. One real dataset per run (its models are named in ``checkpoints``).
+        image_size: Synthetic presets: image side in pixels (``None``: the preset's default). Real
+            datasets: the evaluation preprocessing of ``segrepro.data`` (VOC: shorter side to S, centre
+            S x S crop; Cityscapes: resize to S x 2S); the papers evaluate at 512.
         models: Clean models to train (or load, ``paper``) per preset.
         at_models: Adversarially trained models, e.g. ``"psp_r18@PGD3-AT"`` (fine-tuned from the clean one;
             prepared on the first preset only, see ``Zoo.names_for``).
@@ -48,9 +52,16 @@ class Profile:
         batch_size: Attack and evaluation batch size.
         train: Overrides of ``segrepro.train.TrainConfig`` for the clean zoo.
         at_train: Overrides of ``TrainConfig`` for adversarial fine-tuning (``epochs``, ``at_steps``, ...).
-        checkpoints: ``paper`` profile: model name -> checkpoint path (loaded, never trained).
-        device: ``"cpu"``, ``"cuda"`` or ``None`` (CUDA when available).
+        checkpoints: Model name -> model spec; a model with a spec is loaded, never trained, and on a
+            real dataset every model needs one. Specs (see ``segrepro.experiments.zoo.parse_spec``):
+            ``"zoo:<path>"`` or a bare path (a ``segrepro.models.save_checkpoint`` file),
+            ``"tv:<arch>"`` / ``"tv:<arch>=<weights.pth>"`` (``segrepro.models.torchvision``; without
+            weights the model is randomly initialised), ``"mmseg:<config.py>=<checkpoint.pth>"``
+            (``segrepro.models.mmseg``; the config may be a file or a bundled config name).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:K"``, ``"auto"`` or ``None`` (CUDA when available);
+            resolved by ``segrepro.devices.resolve_device`` (CUDA where none exists is an error).
         amp: Autocast during attacks and evaluation (CUDA only).
+        channels_last: Models in the channels_last memory format (faster convolutions on recent GPUs).
         threads: ``torch.set_num_threads`` for CPU runs (``0``: leave torch's default).
     """
 
@@ -77,6 +88,7 @@ class Profile:
     checkpoints: Mapping[str, str] = field(default_factory=dict)
     device: str | None = None
     amp: bool = False
+    channels_last: bool = False
     threads: int = 0
 
     def with_overrides(self, **overrides: Any) -> "Profile":
@@ -118,14 +130,20 @@ _EMBEDDED = Profile(
     at_train={"epochs": 1, "train_length": 1000}, threads=1,
 )
 
+# The papers' settings (spec/methods.md): L-inf eps 0.03 and step 0.01 (DS, RP-PGD), 1000 iterations
+# (DS) with snapshots for the curves (DS Figs 3-5, 7), 10 000 for the long VGG run (DS Fig 4), the
+# whole VOC 2012 val split (1449 images; Cityscapes val: --set presets=cityscapes --set n_images=500)
+# at 512 px (mmseg's test resize), three seeds, CUDA with autocast and channels_last. Every model is
+# loaded from ``checkpoints`` (the user's files, given with --set): none is trained.
 _PAPER = Profile(
-    name="paper", presets=("voc",), data_root=None, image_size=None,
+    name="paper", presets=("voc",), data_root=None, image_size=512,
     models=(), at_models=(),
     sources=("fcn8s_vgg16", "psp_r50", "dlv3_r50"),
     targets=("fcn8s_vgg16", "fcn16s_vgg16", "psp_r50", "psp_r101", "dlv3_r50", "dlv3_r101"),
-    methods=("bim", "ds"), eps=(0.03,), steps=1000, snapshots=(1, 5, 10, 20, 50, 100, 200, 500, 1000),
+    methods=("bim", "ds"), eps=(0.03,), alpha=0.01, steps=1000,
+    snapshots=(1, 5, 10, 20, 50, 100, 200, 500, 1000),
     long_steps=10000, n_images=1449, seeds=(0, 1, 2), batch_size=8,
-    device="cuda", amp=True,
+    checkpoints={}, device="cuda", amp=True, channels_last=True,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (_SMOKE, _EMBEDDED, _PAPER)}
