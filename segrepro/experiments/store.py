@@ -45,8 +45,8 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
         df[c] = df[c].astype(str)
     for c in _INT:
         df[c] = df[c].astype("int64")
-    for c in _FLOAT:
-        df[c] = df[c].astype("float64")
+    for c in _FLOAT:  # NaN is written as an empty field, which read_csv keeps as "" (keep_default_na=False)
+        df[c] = df[c].replace("", "nan").astype("float64")
     return df
 
 
