@@ -38,7 +38,8 @@ class AttackContext:
         momentum: MI's accumulated gradient ``m_{t-1}`` ``(N,3,H,W)``.
         ti_kernel: TI's Gaussian kernel ``(k,k)`` on the device, built once.
         clean_logits: logits of the clean images ``(N,C,H,W)``, computed once without gradient.
-        clean_log_probs: ``log_softmax`` of ``clean_logits``, cached by TranSegPGD.
+        clean_probs: ``softmax(clean_logits)`` ``(N,C,H,W)``, cached by TranSegPGD.
+        clean_log_probs: ``log_softmax(clean_logits)`` ``(N,C,H,W)``, cached by TranSegPGD.
         stage2: TranSegPGD's per-image stage flag ``(N,)`` bool (sticky once True).
         clean_correct: RP-PGD, pixels correctly predicted on the clean image ``(N,H,W)`` bool.
         ever_wrong: RP-PGD, pixels mispredicted on some iterate so far ``(N,H,W)`` bool.
@@ -60,6 +61,7 @@ class AttackContext:
     momentum: torch.Tensor | None = None
     ti_kernel: torch.Tensor | None = None
     clean_logits: torch.Tensor | None = None
+    clean_probs: torch.Tensor | None = None
     clean_log_probs: torch.Tensor | None = None
     stage2: torch.Tensor | None = None
     clean_correct: torch.Tensor | None = None

@@ -15,11 +15,11 @@ from segrepro.attacks.context import AttackContext
 from segrepro.attacks.parts import Objective, Param, in_range, one_of
 from segrepro.attacks.weights import (class_argmax, cospgd_weights, pixel_ce, pixel_kl, prototype_loss, rppgd_lambdas,
                                       rppgd_regions, rppgd_update, segpgd_weights, transegpgd_stage1_weights,
-                                      transegpgd_stage2_weights, weighted_ce)
+                                      transegpgd_stage2_split, transegpgd_stage2_weights, weighted_ce)
 from segrepro.validation import IGNORE_INDEX
 
 __all__ = ["class_argmax", "pixel_ce", "weighted_ce", "segpgd_weights", "cospgd_weights", "transegpgd_stage1_weights",
-           "pixel_kl", "transegpgd_stage2_weights", "rppgd_lambdas", "rppgd_update", "rppgd_regions",
+           "pixel_kl", "transegpgd_stage2_split", "transegpgd_stage2_weights", "rppgd_lambdas", "rppgd_update", "rppgd_regions",
            "prototype_loss", "transegpgd_stage2_flags", "CrossEntropy", "SegPGD", "CosPGD", "TranSegPGD",
            "RPPGD"]
 
@@ -100,13 +100,18 @@ class TranSegPGD(Objective):
         log_q = logits.log_softmax(1)
         with torch.no_grad():
             adv = log_q.detach()
+            # KL(p || q) = sum_c p (log p - log q); p and log p are fixed, so without an input
+            # transform they are computed once (saves an exp and a log_softmax per iteration)
             if geometry is not None:
-                clean = geometry.apply(ctx.clean_logits, "map").log_softmax(1)
+                log_p = geometry.apply(ctx.clean_logits, "map").log_softmax(1)
+                probs = log_p.exp()
             else:
-                if ctx.clean_log_probs is None:
+                if ctx.clean_probs is None:
                     ctx.clean_log_probs = ctx.clean_logits.log_softmax(1)
-                clean = ctx.clean_log_probs
-            w2 = transegpgd_stage2_weights(adv, clean, labels, p["beta"], log_probs=True)
+                    ctx.clean_probs = ctx.clean_log_probs.exp()
+                log_p, probs = ctx.clean_log_probs, ctx.clean_probs
+            kl = (probs * (log_p - adv)).sum(1)
+            w2 = transegpgd_stage2_split(kl, labels, p["beta"])
             half = p["switch"] == "half" and ctx.t >= math.ceil(ctx.steps / 2) + 1
             if half:  # every image is in stage 2: stage 1 need not be computed
                 ctx.stage2 = torch.ones_like(ctx.stage2)

@@ -92,7 +92,8 @@ def cospgd_weights(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     probs = logits.float().softmax(1)
     valid = labels != IGNORE_INDEX
     p_true = probs.gather(1, labels.masked_fill(~valid, 0)[:, None])[:, 0]
-    return p_true / probs.norm(dim=1).clamp(min=1e-12) * valid
+    # square-sum-sqrt rather than norm(dim=1): the channel-dim norm is ~30x slower on CPU
+    return p_true / probs.square().sum(1).sqrt().clamp(min=1e-12) * valid
 
 
 @torch.no_grad()
@@ -127,19 +128,27 @@ def pixel_kl(clean_logits: torch.Tensor, adv_logits: torch.Tensor, *, log_probs:
 
 
 @torch.no_grad()
-def transegpgd_stage2_weights(adv_logits: torch.Tensor, clean_logits: torch.Tensor, labels: torch.Tensor,
-                              beta: float = 0.1, *, log_probs: bool = False) -> torch.Tensor:
+def transegpgd_stage2_split(kl: torch.Tensor, labels: torch.Tensor, beta: float = 0.1) -> torch.Tensor:
     """TranSegPGD stage 2 (weights ours): ``1 - beta`` where ``KL_i`` exceeds its image's mean KL, else ``beta``.
 
-    The mean is over the valid pixels of each image. ``log_probs=True``: both arguments already
-    hold log-probabilities.
+    The mean is over the valid pixels of each image. Shape: ``(N,H,W), (N,H,W) -> (N,H,W)``.
+    """
+    valid = labels != IGNORE_INDEX
+    kl = kl * valid
+    mean = kl.sum((1, 2)) / valid.sum((1, 2)).clamp(min=1)
+    return torch.where(kl > mean[:, None, None], 1.0 - beta, beta) * valid
+
+
+@torch.no_grad()
+def transegpgd_stage2_weights(adv_logits: torch.Tensor, clean_logits: torch.Tensor, labels: torch.Tensor,
+                              beta: float = 0.1, *, log_probs: bool = False) -> torch.Tensor:
+    """TranSegPGD stage-2 weights from logits: :func:`pixel_kl` then :func:`transegpgd_stage2_split`.
+
+    ``log_probs=True``: both arguments already hold log-probabilities.
 
     Shape: ``(N,C,H,W), (N,C,H,W), (N,H,W) -> (N,H,W)``.
     """
-    valid = labels != IGNORE_INDEX
-    kl = pixel_kl(clean_logits, adv_logits, log_probs=log_probs) * valid
-    mean = kl.sum((1, 2)) / valid.sum((1, 2)).clamp(min=1)
-    return torch.where(kl > mean[:, None, None], 1.0 - beta, beta) * valid
+    return transegpgd_stage2_split(pixel_kl(clean_logits, adv_logits, log_probs=log_probs), labels, beta)
 
 
 def rppgd_lambdas(i: int, N: int) -> tuple[float, float, float]:
@@ -218,5 +227,5 @@ def prototype_loss(features: torch.Tensor, labels: torch.Tensor, true_mask: torc
 
 
 __all__ = ["class_argmax", "pixel_ce", "weighted_ce", "segpgd_weights", "cospgd_weights", "transegpgd_stage1_weights",
-           "pixel_kl", "transegpgd_stage2_weights", "rppgd_lambdas", "rppgd_update", "rppgd_regions",
+           "pixel_kl", "transegpgd_stage2_split", "transegpgd_stage2_weights", "rppgd_lambdas", "rppgd_update", "rppgd_regions",
            "prototype_loss"]
