@@ -211,7 +211,9 @@ def test_study_at_smoke_scale(smoke_results):
                & (df["target"] == "psp_r18")]["value"].iloc[0]
     assert wb.loc[("psp_r18", "pgd"), rp.snapshots(p)[-1]] < clean * 100  # the attack works
     table = rc.claims(df, p)
-    assert (table["verdict"] != "not run").sum() >= 12
+    # smoke trains one AT model (PGD3-AT): the claims comparing AT strategies cannot be judged
+    assert set(table.loc[table["verdict"] == "not run", "id"]) == {
+        "rp_at_pgd100", "rp_at_battery", "rp_at3_vs_segpgd7", "rp_table6_blackbox", "at_rp_vs_pgd"}
     assert json.loads(rt.settings_table(p).set_index("setting").loc["seeds", "value"]) == [0]
 
 

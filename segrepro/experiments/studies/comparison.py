@@ -26,6 +26,7 @@ import pandas as pd
 
 from segrepro.experiments.grid import GridSpec
 from segrepro.experiments.studies import Study
+from segrepro.plots import cost_transfer_frontier
 
 NAME = "comparison"
 #: The four papers' methods -> the paper.
@@ -194,8 +195,6 @@ def combos_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def frontier_figure(df: pd.DataFrame, profile):
     """Cost per example vs mean transfer mIoU for every method of the grid (``segrepro.plots``)."""
-    from segrepro.plots import cost_transfer_frontier
-
     rows = df[df["method"].isin(methods_present(df) + ["clean"]) & (df["params"] == "{}")]
     fig = cost_transfer_frontier(rows, preset=profile.presets[0], eps=study_eps(profile))
     fig.axes[0].set_title(f"cost vs transfer, {profile.presets[0]}, eps {study_eps(profile):g}, T={profile.steps}")

@@ -14,6 +14,7 @@ from segrepro.experiments.claims import mean_ci
 from segrepro.experiments.grid import canonical_params
 from segrepro.experiments.studies import rp_pgd as rp
 from segrepro.experiments.zoo import parse_name
+from segrepro.plots import miou_vs_iterations
 
 #: Our preset -> the paper's dataset; our architecture -> the paper's model column.
 DATASETS = {"shapes": "voc", "street": "cityscapes", "voc": "voc", "cityscapes": "cityscapes"}
@@ -76,8 +77,6 @@ def whitebox_figure(df: pd.DataFrame, profile):
     """Fig. 2: white-box mIoU (top) and MisRatio (bottom) vs iterations, one column per model."""
     import matplotlib.pyplot as plt
 
-    from segrepro.plots import miou_vs_iterations
-
     sources = rp.whitebox_sources(profile)
     fig, axes = plt.subplots(2, len(sources), figsize=(5.2 * len(sources), 7), squeeze=False, constrained_layout=True)
     rows = df[df["grid"] == "whitebox"]
@@ -86,6 +85,8 @@ def whitebox_figure(df: pd.DataFrame, profile):
             miou_vs_iterations(rows, source=src, method=list(rp.FIG2_METHODS), metric=metric, targets=[src],
                                scale=100.0, ax=axes[i, j])
             axes[i, j].set_title(f"{src} ({training(src)}), white-box {'mIoU' if metric == 'miou' else 'MisRatio'}")
+            axes[i, j].set_xticks(rp.snapshots(profile), [str(t) for t in rp.snapshots(profile)])
+            axes[i, j].minorticks_off()
     return fig
 
 
