@@ -15,7 +15,8 @@ import pandas as pd
 from segrepro.experiments.tables import paper_name, select, summarise, with_paper_values
 
 FS, DS = "bim", "ds"
-PAPER_TABLES = {"shapes": "ds_table1_voc", "street": "ds_table2_cityscapes"}
+PAPER_TABLES = {"shapes": "ds_table1_voc", "voc": "ds_table1_voc", "street": "ds_table2_cityscapes",
+                "cityscapes": "ds_table2_cityscapes"}
 _EVAL_SCALE_PAPER = {"0.5": "0.5", "0.75": "0.75", "1": "1.0", "ms": "multi"}
 
 
