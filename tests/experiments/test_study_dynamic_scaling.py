@@ -114,7 +114,7 @@ def test_bim_through_the_engine_is_classification_bim():
 
 def test_cls_settings_follow_the_profile():
     s = cls.ClsSettings.from_profile(get_profile("smoke"))
-    assert (s.width, s.epochs, s.n_images, s.blocks, s.steps, s.snapshots) == (8, 1, 4, (0,), 6, (1, 2, 5, 6))
+    assert (s.width, s.epochs, s.n_images, s.blocks, s.steps, s.snapshots) == (4, 1, 4, (0,), 6, (1, 2, 5, 6))
     other = cls.ClsSettings.from_profile(get_profile("smoke", eps=(0.06,)))
     assert other.train_key() == s.train_key() and other.key("a") != s.key("a")
 
