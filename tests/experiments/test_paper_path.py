@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from segrepro.data.fixtures import make_fake_voc
+from segrepro.data.fixtures import make_fake_cityscapes, make_fake_voc
 from segrepro.experiments import zoo as zoo_mod
 from segrepro.experiments.profiles import get_profile, parse_override
 from segrepro.experiments.zoo import ModelSpec, Zoo, check_contract, load_spec, parse_spec
@@ -105,8 +105,6 @@ def test_parse_spec_errors(text, error, match):
 def test_load_spec_checks_files_and_class_counts(files, tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         load_spec(f"zoo:{tmp_path / 'missing.pt'}", 21)
-    with pytest.raises(ValueError, match="has 21 classes but the dataset has 19"):
-        load_spec(f"zoo:{files['bg']}", 19)  # a VOC checkpoint used for Cityscapes
     with pytest.raises(ValueError, match="does not fit lraspp_mobilenet_v3_large with num_classes=19"):
         load_spec(specs(files)["lraspp"], 19)
     with pytest.warns(UserWarning, match="randomly initialised"):
@@ -128,6 +126,19 @@ def test_zoo_reads_voc_and_loads_every_spec(voc_root, files):
     with torch.no_grad():
         assert int(zoo.model("voc", "bg")(images).argmax(1).max()) == 0
     assert zoo.names_for("voc") == ("lraspp", "bg")
+
+
+def test_zoo_reads_cityscapes_at_s_by_2s(tmp_path, files):
+    root = make_fake_cityscapes(tmp_path / "cs", n=3, size=(64, 128))
+    profile = get_profile("paper", presets=("cityscapes",), data_root=str(root), image_size=16, n_images=1,
+                          device="cpu", checkpoints={"bg": f"zoo:{files['bg']}"})
+    images, labels = Zoo(profile).data("cityscapes")
+    assert images.shape == (1, 3, 16, 32)
+    # bands of label ids 23 (sky), 11 (building), 7 (road), 1 (ego vehicle); val image k=3 has a car (id 26)
+    # box: train ids sky 10, building 2, road 0, car 13; ego vehicle is not evaluated (255)
+    assert set(labels[0].unique().tolist()) == {10, 2, 0, 13, 255}
+    with pytest.raises(ValueError, match="has 21 classes but the dataset has 19"):
+        Zoo(profile).model("cityscapes", "bg")  # a VOC checkpoint on Cityscapes
 
 
 def test_channels_last_is_applied_to_loaded_models(voc_root, files):
