@@ -50,8 +50,11 @@ def test_embedded_grid_sizes_and_targets():
     cells = {}
     for g in grids:
         cells[g.grid] = cells.get(g.grid, 0) + len(g.cells())
-    # transfer: 2 presets x 3 sources x 2 eps x (1 FS seed + 2 DS seeds); long/scales/at: 2 sources x (1 + 2)
-    assert cells == {"transfer": 36, "long": 6, "lambda": 12, "scales": 6, "at_targets": 6}
+    # transfer: 2 presets x 3 sources x 2 eps x (1 FS seed + 2 DS seeds); scales/at: 2 sources x (1 + 2);
+    # long: FS from 2 sources, DS from the PSP source only (2 seeds)
+    assert cells == {"transfer": 36, "long": 4, "lambda": 12, "scales": 6, "at_targets": 6}
+    long_ds = [g for g in grids if g.grid == "long" and g.methods[0].name == "ds"][0]
+    assert long_ds.sources == ("psp_r18",)
     at = [g for g in grids if g.grid == "at_targets"][0]
     assert at.targets == ("psp_r18@PGD3-AT", "dlv3_r18@PGD3-AT", "fcn8s_vgg16@PGD3-AT")
     assert at.sources == ("fcn8s_vgg16", "psp_r18") and ds.ablation_eps(p) == 0.06
