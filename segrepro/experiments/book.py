@@ -11,6 +11,7 @@ from the copied table of contents, so the book builds with whatever exists.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -116,7 +117,8 @@ def build_book(profile, overrides: Mapping[str, Any] | None = None, notebooks: s
     from segrepro.cli import NOTEBOOKS
 
     root = results_dir(profile.name)
-    params = {"overrides": dict(overrides)} if overrides else {}
+    # JSON round trip: papermill renders a tuple (a parsed --set list) as the string "('a', 'b')"
+    params = {"overrides": json.loads(json.dumps(dict(overrides)))} if overrides else {}
     executed = execute_notebooks(profile.name, names or NOTEBOOKS, notebooks, root / "notebooks", params)
     book_src = assemble(root / "book_src", config, book_dir, executed)
     if not build:

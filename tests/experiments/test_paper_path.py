@@ -269,3 +269,20 @@ def test_paper_profile_end_to_end_cli_and_notebook(voc_root, files, tmp_path, mo
         raise
     assert len(load_results(profile, "dynamic_scaling")) == len(df)  # the notebook only read the stored table
 
+
+
+def test_book_passes_set_lists_to_the_notebooks_as_lists(tmp_path, monkeypatch):
+    """``segrepro book --set sources=a,b``: papermill would render the parsed tuple as a string."""
+    from papermill.translators import PythonTranslator
+
+    from segrepro.cli import resolve_profile
+    from segrepro.experiments import book
+
+    seen = {}
+    monkeypatch.setattr(book, "execute_notebooks", lambda *a: seen.update(a[4]) or [])
+    monkeypatch.setattr(book, "assemble", lambda *a: tmp_path)
+    profile, overrides = resolve_profile("paper", ["sources=psp,bg", 'checkpoints={"psp": "zoo:/c/psp.pt"}'])
+    book.build_book(profile, overrides=overrides, build=False)
+    assert seen["overrides"] == {"sources": ["psp", "bg"], "checkpoints": {"psp": "zoo:/c/psp.pt"}}
+    code = PythonTranslator.translate(seen["overrides"])  # the line papermill injects into the notebook
+    assert get_profile("paper", **eval(code)).sources == ("psp", "bg")
