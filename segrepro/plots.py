@@ -15,12 +15,11 @@ from __future__ import annotations
 import json
 from typing import Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+# No matplotlib.use() here: a library must not switch the caller's backend (notebooks show figures
+# inline; headless scripts fall back to Agg by themselves).
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 from segrepro.experiments.tables import select, summarise  # noqa: E402
 
