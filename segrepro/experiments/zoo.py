@@ -75,7 +75,6 @@ def train_config(profile: Profile, preset: str, name: str):
     return dataclasses.replace(clean, **over)
 
 
-
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """A parsed ``profile.checkpoints`` value (see :func:`parse_spec`).
@@ -197,18 +196,20 @@ class Zoo:
 
     Args:
         profile: The run profile.
-        device: Where models live (default: CUDA when available).
+        device: Where models live (default: ``profile.device``; ``None`` or ``"auto"``: CUDA when
+            available). Resolved by ``segrepro.devices.resolve_device``: CUDA where none exists raises
+            ``RuntimeError``.
         progress: tqdm bars while training.
-        loader: ``(profile, preset, name, device) -> SegModel``; default trains/loads through
-            ``segrepro.train.get_model``, or loads ``profile.checkpoints[name]`` when the profile gives
-            checkpoints (the seam for torchvision / MMSegmentation adapters).
+        loader: ``(profile, preset, name, device, progress) -> SegModel``; default: loads
+            ``profile.checkpoints[name]`` through :func:`load_spec` when given (then checks the contract),
+            else trains/loads through ``segrepro.train.get_model`` (synthetic presets only).
     """
 
     def __init__(self, profile: Profile, device: str | torch.device | None = None, progress: bool = True,
                  loader: Callable[..., Any] | None = None):
-        self.profile = profile
         from segrepro.devices import resolve_device
 
+        self.profile = profile
         self.device = resolve_device(device or profile.device)
         self.progress = progress
         self.loader = loader or _default_loader
