@@ -109,16 +109,19 @@ def study_eps(profile) -> float:
 
 
 def n_images(profile) -> int:
+    """Images attacked per cell: ``profile.n_images`` under the scale's cap."""
     cap = scale(profile).images
     return profile.n_images if cap is None else min(profile.n_images, cap)
 
 
 def seeds(profile) -> tuple[int, ...]:
+    """The first seeds of the profile, as many as the scale allows."""
     cap = scale(profile).seeds
     return tuple(profile.seeds if cap is None else profile.seeds[:cap])
 
 
 def whitebox_steps(profile) -> int:
+    """Length of the Fig. 2 run (and of Table 6's attacks): the scale's cap, at most the paper's 100."""
     return min(scale(profile).whitebox_steps, 100)
 
 
@@ -145,6 +148,7 @@ def at_variants(profile, arch: str | None = None) -> tuple[str, ...]:
 
 
 def pgd3(arch: str) -> str:
+    """The PGD3-AT model name of an architecture."""
     return f"{arch}@PGD3-AT"
 
 
@@ -171,10 +175,12 @@ def surrogate(profile) -> str:
 
 
 def blackbox_targets(profile) -> tuple[str, ...]:
+    """Table 6's targets: the clean AT architecture and its AT variants."""
     return (at_arch(profile), *at_variants(profile))
 
 
 def ablation_methods() -> list[MethodSpec]:
+    """One ``rp_pgd`` :class:`MethodSpec` per :data:`ABLATIONS` row (labelled)."""
     return [MethodSpec("rp_pgd", params, label=label) for label, params in ABLATIONS.items()]
 
 
