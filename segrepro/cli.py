@@ -75,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(profile, only, progress=not args.no_progress)
     except (ValueError, NotImplementedError) as err:
         parser.error(str(err))  # exits with status 2 and the usage line
+    except (FileNotFoundError, RuntimeError) as err:  # missing data root or checkpoint, CUDA absent
+        print(f"segrepro: error: {err}", file=sys.stderr)
+        return 1
     from segrepro.experiments.book import build_book
 
     index = build_book(profile, overrides=overrides, notebooks=args.notebooks, book_dir=args.book_dir,

@@ -168,6 +168,15 @@ def cost_transfer_frontier(df: pd.DataFrame, *, cost: str = "seconds_per_example
 
 
 def _colour(labels: np.ndarray, preset: str | None) -> np.ndarray:
+    if preset in ("voc", "cityscapes"):
+        from segrepro.data.cityscapes import CITYSCAPES_PALETTE
+        from segrepro.data.voc import voc_palette
+
+        table = np.zeros((256, 3), np.uint8)
+        colours = voc_palette()[:21] if preset == "voc" else CITYSCAPES_PALETTE
+        table[: len(colours)] = colours
+        table[255] = 255 if preset == "voc" else 0  # VOC draws its ignore boundary white
+        return table[np.asarray(labels, dtype=np.int64).clip(0, 255)]
     if preset is not None:
         from segrepro.data.synthetic import colourise
 

@@ -33,3 +33,14 @@ def test_bad_arguments_exit_2_with_message(argv, message, capsys):
 def test_profiles_command_prints_fields(capsys):
     assert main(["profiles", "smoke", "--set", "steps=7"]) == 0
     assert '"steps": 7' in capsys.readouterr().out
+
+
+def test_missing_files_and_absent_cuda_are_one_line_errors(capsys, monkeypatch):
+    from segrepro import cli
+
+    def fail(*args, **kwargs):
+        raise FileNotFoundError("VOC root /nowhere does not exist; expected VOCdevkit/VOC2012/...")
+
+    monkeypatch.setattr(cli, "run", fail)
+    assert cli.main(["run", "--profile", "smoke", "--only", "setup"]) == 1
+    assert "segrepro: error: VOC root /nowhere" in capsys.readouterr().err

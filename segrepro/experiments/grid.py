@@ -226,6 +226,7 @@ def run_grid(spec: GridSpec, store: ResultStore, models: Mapping[str, torch.nn.M
         if device is None:
             device = ctx.device if ctx.world_size > 1 else ("cuda" if torch.cuda.is_available() else "cpu")
         device = torch.device(device)
+        amp = amp and device.type == "cuda"  # autocast is a CUDA speed-up; on CPU it would only change numerics
         runner = _CellRunner(spec, models, data, attack_fn or _default_attack(), device, amp)
         if ctx.rank == 0:
             report.rows += store.add(runner.clean_rows(main_store))

@@ -259,14 +259,9 @@ def test_paper_profile_end_to_end_cli_and_notebook(voc_root, files, tmp_path, mo
     assert (transfer[(transfer.target == "bg") & (transfer.metric == "asr")]["value"] == 0).all()
 
     out = tmp_path / "01_dynamic_scaling.ipynb"
-    try:
-        papermill.execute_notebook(str(NOTEBOOKS / "01_dynamic_scaling.ipynb"), str(out),
-                                   parameters={"profile": "paper", "overrides": overrides, "n_visual": 1},
-                                   kernel_name="python3", language="python", progress_bar=False)
-    except papermill.PapermillExecutionError as err:
-        if "unknown preset 'voc'" in str(err):  # reported: segrepro.plots._colour knows synthetic palettes only
-            pytest.xfail(f"notebook figure cell on real data: {err.ename}: {err.evalue}")
-        raise
+    papermill.execute_notebook(str(NOTEBOOKS / "01_dynamic_scaling.ipynb"), str(out),
+                               parameters={"profile": "paper", "overrides": overrides, "n_visual": 1},
+                               kernel_name="python3", language="python", progress_bar=False)
     assert len(load_results(profile, "dynamic_scaling")) == len(df)  # the notebook only read the stored table
 
 

@@ -58,3 +58,16 @@ def test_adversarial_grid_layout():
     labels = np.zeros((2, 4, 4), dtype=np.int64)
     fig = plots.adversarial_grid(clean, adv, labels, {"pred": labels}, n=2)
     assert len(fig.axes) == 2 * 5 and fig.axes[2].get_title().startswith("perturbation")
+
+
+def test_adversarial_grid_colours_real_dataset_labels_with_their_palettes():
+    import numpy as np
+
+    from segrepro.plots import _colour
+
+    labels = np.array([[0, 1], [15, 255]])
+    voc = _colour(labels, "voc")
+    assert voc[0, 0].tolist() == [0, 0, 0] and voc[0, 1].tolist() == [128, 0, 0]  # VOC background, aeroplane
+    assert voc[1, 1].tolist() == [255, 255, 255]  # the VOC boundary (ignore) is drawn white
+    city = _colour(np.array([[0, 255]]), "cityscapes")
+    assert city[0, 0].tolist() == [128, 64, 128] and city[0, 1].tolist() == [0, 0, 0]  # road; ignore black
