@@ -37,6 +37,7 @@ def test_grid_settings_per_profile():
     assert wb.sources == ("psp_r18", "psp_r18@PGD3-AT")
     assert rp.grids(paper)[0].snapshots == (1, 2, 3, 5, 7, 10, 20, 40, 100)
     assert rp.grids(paper)[0].n_images == 1449  # no cap outside the listed profiles
+    assert rp.grids(emb)[1].seeds == (0,) and rp.grids(paper)[1].seeds == paper.seeds  # ablation seeds capped
     bb = rp.grids(emb)[2]
     assert bb.sources == ("dlv3_r18@PGD3-AT",)
     assert bb.targets == ("psp_r18", "psp_r18@PGD3-AT", "psp_r18@SegPGD3-AT", "psp_r18@CosPGD3-AT",

@@ -27,6 +27,7 @@ Choices at our scale **[ours]**:
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from segrepro.experiments.grid import GridSpec, MethodSpec
@@ -77,6 +78,7 @@ class Scale:
         ablation_steps: iterations of the Tables 1-3 ablations (100 in the paper).
         pgd_steps, strong_steps, bim_steps: step counts of the AT battery (``default_battery``).
         ablation_at: also run the ablations on the PGD3-AT model (the paper's PSPNet-AT column).
+        ablation_seeds: cap on the ablations' seeds (their 14 variants are the study's largest grid).
     """
 
     images: int | None = None
@@ -87,6 +89,7 @@ class Scale:
     strong_steps: tuple[int, ...] = (20, 100)
     bim_steps: int = 10
     ablation_at: bool = True
+    ablation_seeds: int | None = None
 
 
 #: Per profile name; a profile not listed (``paper``, or a custom one) gets ``Scale()``: the paper's settings.
@@ -94,7 +97,7 @@ SCALES: dict[str, Scale] = {
     "smoke": Scale(images=4, seeds=1, whitebox_steps=4, ablation_steps=3, pgd_steps=(2, 4), strong_steps=(2,),
                    bim_steps=2, ablation_at=False),
     "embedded": Scale(images=16, seeds=2, whitebox_steps=20, ablation_steps=10, pgd_steps=(10, 20),
-                      strong_steps=(10,), bim_steps=5, ablation_at=False),
+                      strong_steps=(10,), bim_steps=5, ablation_at=False, ablation_seeds=1),
 }
 
 
@@ -197,6 +200,7 @@ def grids(profile) -> list[GridSpec]:
                snapshots(profile))
     t = min(scale(profile).ablation_steps, 100)
     ab = _spec(profile, "ablation", ablation_sources(profile), (), ablation_methods(), t, (t,))
+    ab = dataclasses.replace(ab, seeds=ab.seeds[:scale(profile).ablation_seeds])
     t6 = whitebox_steps(profile)
     bb = _spec(profile, "blackbox", (surrogate(profile),), blackbox_targets(profile), ("segpgd", "rp_pgd"), t6, (t6,))
     return [wb, ab, bb]

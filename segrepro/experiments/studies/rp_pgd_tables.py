@@ -240,7 +240,7 @@ def settings_table(profile) -> pd.DataFrame:
              "images per cell": rp.n_images(profile), "seeds": list(rp.seeds(profile)),
              "Fig. 2 models": list(rp.whitebox_sources(profile)), "Fig. 2 iterations": list(rp.snapshots(profile)),
              "ablation models": list(rp.ablation_sources(profile)),
-             "ablation iterations": min(sc.ablation_steps, 100),
+             "ablation iterations": min(sc.ablation_steps, 100), "ablation seeds": list(rp.grids(profile)[1].seeds),
              "AT models": list(rp.at_variants(profile)), "battery PGD steps": list(sc.pgd_steps),
              "battery SegPGD/CosPGD/RP-PGD/CW steps": list(sc.strong_steps), "battery L2-BIM steps": sc.bim_steps,
              "Table 6 surrogate": rp.surrogate(profile), "Table 6 iterations": rp.whitebox_steps(profile)}
