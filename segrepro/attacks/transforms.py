@@ -290,6 +290,14 @@ class DiverseInputs(InputTransform):
         return geo.apply(x, "image"), geo.apply(y, "label"), geo
 
 
+def _draw_grid(x: torch.Tensor, ctx) -> int:
+    """SegTrans grid size ``k ~ U(grid_sizes)`` from the host generator, checked against the image."""
+    sizes = ctx.params["grid_sizes"]
+    k = int(sizes[ctx.host_randint(0, len(sizes) - 1)])
+    _check_grid(x, k)
+    return k
+
+
 class RegionShuffle(InputTransform):
     """SegTrans (ours, from the abstract of arXiv 2510.08922): ``k ~ U(grid_sizes)``, one permutation."""
 
@@ -297,9 +305,7 @@ class RegionShuffle(InputTransform):
     params = {"grid_sizes": Param((2, 3, 4), "[ours]", "grid sizes k drawn uniformly", _grid_check)}
 
     def apply(self, x, y, ctx):
-        sizes = ctx.params["grid_sizes"]
-        k = int(sizes[ctx.host_randint(0, len(sizes) - 1)])
-        _check_grid(x, k)
+        k = _draw_grid(x, ctx)
         geo = region_shuffle_geometry(k, torch.randperm(k * k, generator=ctx.host_generator).tolist())
         return geo.apply(x, "image"), geo.apply(y, "label"), geo
 
@@ -311,8 +317,6 @@ class RegionZoom(InputTransform):
     params = {"grid_sizes": Param((2, 3, 4), "[ours]", "grid sizes k drawn uniformly", _grid_check)}
 
     def apply(self, x, y, ctx):
-        sizes = ctx.params["grid_sizes"]
-        k = int(sizes[ctx.host_randint(0, len(sizes) - 1)])
-        _check_grid(x, k)
+        k = _draw_grid(x, ctx)
         geo = Geometry([("zoom", k, ctx.host_randint(0, k * k - 1))])
         return geo.apply(x, "image"), geo.apply(y, "label"), geo
