@@ -126,3 +126,15 @@ def test_evaluate_bad_input(images, labels, err, match):
 def test_evaluate_rejects_unknown_data():
     with pytest.raises(TypeError, match="Dataset"):
         evaluate(RedThreshold(), 42)
+
+
+def test_class_argmax_takes_the_first_maximum_like_argmax():
+    import torch
+
+    from segrepro.metrics import class_argmax
+
+    logits = torch.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0], [0.0, -1.0, 5.0]]).T.reshape(1, 3, 1, 3)
+    # per-pixel class scores: (1, 3, 3) -> tie, first is 1; (2, 0, 2) -> tie, first is 0; (0, -1, 5) -> 2
+    assert class_argmax(logits).tolist() == [[[1, 0, 2]]]
+    tie = torch.tensor([2.0, 2.0, 1.0]).view(1, 3, 1, 1)
+    assert class_argmax(tie).item() == 0  # first maximum on ties, as torch.argmax

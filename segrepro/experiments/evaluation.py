@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from segrepro.metrics import class_argmax
 from segrepro.models.wrap import SegModel
 from segrepro.paths import atomic_write_bytes
 from segrepro.validation import IGNORE_INDEX
@@ -64,7 +65,7 @@ def predict(model, images: torch.Tensor, scale: float | str = 1.0, batch_size: i
                 score = _logits_at(model, x, scales[0])
             else:
                 score = sum(_logits_at(model, x, s).softmax(1) for s in scales)
-        out.append(score.argmax(1))
+        out.append(class_argmax(score))
     return torch.cat(out)
 
 
