@@ -1,6 +1,8 @@
 """Tiny fakes for the experiment-runner tests: models and an attack injected into the grid runner."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -83,3 +85,15 @@ def make_attack():
 @pytest.fixture
 def threshold_model():
     return ThresholdSeg()
+
+
+@pytest.fixture(scope="session")
+def smoke_env(tmp_path_factory):
+    """SEGREPRO_RESULTS / SEGREPRO_CACHE in one session folder (the setup notebook and DS study tests share it, so
+    the smoke zoo trains once)."""
+    root = tmp_path_factory.getbasetemp() / "segrepro-smoke-shared"
+    old = {k: os.environ.get(k) for k in ("SEGREPRO_RESULTS", "SEGREPRO_CACHE")}
+    os.environ["SEGREPRO_RESULTS"], os.environ["SEGREPRO_CACHE"] = str(root / "results"), str(root / "cache")
+    yield root
+    for k, v in old.items():
+        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

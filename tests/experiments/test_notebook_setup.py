@@ -1,5 +1,4 @@
 """Notebook ``00_setup`` at smoke scale: it trains the zoo through the setup study and shows the data."""
-import os
 from pathlib import Path
 
 import nbformat
@@ -18,17 +17,6 @@ def test_setup_notebook_is_thin_and_parametrised():
         if c.cell_type == "code":
             lines = [x for x in c.source.splitlines() if x.strip() and not x.startswith(("import ", "from ", "%"))]
             assert len(lines) <= 8, c.source
-
-
-@pytest.fixture(scope="session")
-def smoke_env(tmp_path_factory):
-    """SEGREPRO_RESULTS / SEGREPRO_CACHE in one session folder (shared with the DS study test)."""
-    root = tmp_path_factory.getbasetemp() / "segrepro-smoke-shared"
-    old = {k: os.environ.get(k) for k in ("SEGREPRO_RESULTS", "SEGREPRO_CACHE")}
-    os.environ["SEGREPRO_RESULTS"], os.environ["SEGREPRO_CACHE"] = str(root / "results"), str(root / "cache")
-    yield root
-    for k, v in old.items():
-        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 builders on hand-made rows, and (slow) the smoke run with its notebook."""
 import importlib.util
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -245,17 +244,6 @@ def test_scale_table_and_scale_claims():
 
 
 # ----------------------------------------------------------------- smoke run (slow)
-
-@pytest.fixture(scope="session")
-def smoke_env(tmp_path_factory):
-    """SEGREPRO_RESULTS / SEGREPRO_CACHE in one session folder (shared with the setup notebook test)."""
-    root = tmp_path_factory.getbasetemp() / "segrepro-smoke-shared"
-    old = {k: os.environ.get(k) for k in ("SEGREPRO_RESULTS", "SEGREPRO_CACHE")}
-    os.environ["SEGREPRO_RESULTS"], os.environ["SEGREPRO_CACHE"] = str(root / "results"), str(root / "cache")
-    yield root
-    for k, v in old.items():
-        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-
 
 @pytest.mark.slow
 def test_smoke_study_and_notebook(smoke_env, tmp_path):
