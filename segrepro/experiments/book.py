@@ -2,8 +2,8 @@
 
 The notebooks run in the environment's own ``python3`` kernel (papermill's Python API; we never
 install a kernelspec, which would take over ``python3`` for every environment on the machine). Each
-gets the parameters ``profile`` and ``results_dir`` (plus ``overrides``, a dict of ``--set`` fields,
-when some were given). Executed notebooks go to ``results/<profile>/notebooks/``; the book sources
+gets the parameter ``profile`` (plus ``overrides``, a dict of ``--set`` fields, when some were
+given); results are read from ``results/<profile>`` (``SEGREPRO_RESULTS``). Executed notebooks go to ``results/<profile>/notebooks/``; the book sources
 (``_config.yml``, ``book/*.md``, ``book/_toc.yml`` and the executed notebooks) are copied flat into
 ``results/<profile>/book_src/`` and built there with ``jupyter-book build`` (which never re-executes:
 ``execute_notebooks: off``). Notebooks that do not exist yet are skipped with a warning and dropped
@@ -45,7 +45,7 @@ def execute_notebooks(profile_name: str, names: Sequence[str], src_dir: str | Pa
     check_kernel()
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = {"profile": profile_name, "results_dir": str(results_dir(profile_name)), **(parameters or {})}
+    params = {"profile": profile_name, **(parameters or {})}
     done = []
     for name in names:
         src = src_dir / f"{name}.ipynb"

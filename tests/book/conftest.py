@@ -34,7 +34,7 @@ def toc_files(toc_path: Path) -> list[str]:
 def tiny_notebook() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell('profile = "smoke"\nresults_dir = "results/smoke"')
+    params = nbformat.v4.new_code_cell('profile = "smoke"')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [
         nbformat.v4.new_markdown_cell("# A tiny chapter\n\nThe weighted loss is\n\n$$\nL = \\frac{1}{N} \\sum_i w_i \\, \\mathrm{CE}_i\n$$"),

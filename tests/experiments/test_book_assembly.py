@@ -38,12 +38,13 @@ def test_assemble_copies_sources_flat(tmp_path):
 def test_execute_notebooks_injects_parameters_and_skips_missing(tmp_path, monkeypatch):
     monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path / "results"))
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell('profile = "x"\nresults_dir = ""', metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("print(profile, results_dir.endswith('smoke'))")]
+    nb.cells = [nbformat.v4.new_code_cell('profile = "x"\noverrides = {}', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print(profile, overrides)")]
     (tmp_path / "nb").mkdir()
     nbformat.write(nb, tmp_path / "nb" / "00_setup.ipynb")
     with pytest.warns(UserWarning, match="01_dynamic_scaling.ipynb does not exist"):
-        done = execute_notebooks("smoke", ["00_setup", "01_dynamic_scaling"], tmp_path / "nb", tmp_path / "out")
+        done = execute_notebooks("smoke", ["00_setup", "01_dynamic_scaling"], tmp_path / "nb", tmp_path / "out",
+                                 parameters={"overrides": {"steps": 3}})
     assert [p.name for p in done] == ["00_setup.ipynb"]
     out = nbformat.read(done[0], as_version=4)
-    assert out.cells[-1].outputs[0]["text"] == "smoke True\n"
+    assert out.cells[-1].outputs[0]["text"] == "smoke {'steps': 3}\n"

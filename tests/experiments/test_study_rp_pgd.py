@@ -44,7 +44,7 @@ def test_grid_settings_per_profile():
                           "psp_r18@RP-PGD3-AT")
     models = rp.battery_models(emb)
     assert [m for m, full in models.items() if full] == ["psp_r18", *bb.targets[1:]]
-    assert models["dlv3_r18"] is False and models["fcn8s_vgg16@PGD3-AT"] is False
+    assert models["dlv3_r18"] is False and models["dlv3_r18@PGD3-AT"] is False
     assert [i.name for i in rp.battery(emb, full=False)] == ["Clean", "PGD"]
     assert [i.name for i in rp.battery(emb)] == ["Clean", "FGSM", "BIM", "PGD", "SegPGD", "CosPGD", "RP-PGD", "CW"]
 

@@ -149,7 +149,7 @@ def _data(s: ClsSettings, split: str, length: int):
 
 def train_classifier(name: str, s: ClsSettings, device, progress: bool = False) -> nn.Module:
     """Train (or load the cached) classifier ``name``; ``checkpoint_meta`` holds accuracy and seconds."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # not tqdm.auto: it warns in kernels without ipywidgets
 
     from segrepro.models import load_checkpoint, save_checkpoint
     from segrepro.models.classifiers import build_classifier
