@@ -171,6 +171,19 @@ def test_transfer_table_puts_the_papers_values_next_to_ours():
         dst.transfer_table(_df(_transfer_rows()), "street", 0.03)
 
 
+def test_family_gaps_split_pairs_across_and_within_backbone_families():
+    rows = _transfer_rows()  # psp_r18 -> fcn8s_vgg16: across families (FS best 30.0, DS last 20.2)
+    fs_within = ((1, 0.20), (2, 0.10), (4, 0.30))  # keeps FS's best iteration (lowest transfer mean) at 2
+    rows += [_row("transfer", "psp_r18", "dlv3_r18", "bim", it, v) for it, v in fs_within]  # within the family
+    rows += [_row("transfer", "psp_r18", "dlv3_r18", "ds", 4, v, seed=seed) for seed, v in ((0, 0.16), (1, 0.18))]
+    t = dst.family_gaps(_df(rows))
+    assert t.loc[("shapes", 0.03, "across families"), "DS - FS"] == pytest.approx(-9.8)
+    assert t.loc[("shapes", 0.03, "within family"), "DS - FS"] == pytest.approx(7.0)  # 17.0 - 10.0
+    assert dst.family("psp_r18@PGD3-AT") == "resnet" and dst.family("fcn8s_vgg16") == "vgg"
+    with pytest.raises(ValueError, match="FS and DS"):
+        dst.family_gaps(_df([r for r in rows if r["method"] != "ds"]))
+
+
 def test_ds_beats_fs_claim_pairs_each_ds_seed_with_fs():
     df = _df(_transfer_rows())
     v, comment = dsc.check_ds_beats_fs(df, 0.03, "shapes")

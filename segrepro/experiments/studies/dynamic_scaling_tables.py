@@ -187,6 +187,27 @@ def eps_summary(df: pd.DataFrame) -> pd.DataFrame:
     return table.round(2)
 
 
+def family(name: str) -> str:
+    """Backbone family of a model name: ``"vgg"`` or ``"resnet"`` (every non-VGG zoo model is a ResNet)."""
+    return "vgg" if "vgg" in arch(name) else "resnet"
+
+
+def family_gaps(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean transfer mIoU (%) of FS and DS, and DS - FS (points; negative: DS transfers better), by
+    preset, eps and pair kind: ``across families`` (VGG <-> ResNet) or ``within family`` (e.g. PSPNet
+    <-> DeepLabV3, both on a dilated ResNet). FS at its best iteration, DS at its last."""
+    rows = fs_best_ds_last(attacked(df, "transfer"))
+    rows = rows[rows["source"] != rows["target"]]
+    if not {FS, DS} <= set(rows["method"]):
+        raise ValueError("family_gaps needs FS and DS transfer rows")
+    kind = ["across families" if family(s) != family(t) else "within family"
+            for s, t in zip(rows["source"], rows["target"])]
+    table = rows.assign(pair=kind).pivot_table(index=["preset", "eps", "pair"], columns="method", values="value",
+                                               aggfunc="mean") * 100
+    table["DS - FS"] = table[DS] - table[FS]
+    return table.round(2)
+
+
 def headline(df: pd.DataFrame, profile) -> dict[str, float | int]:
     """Numbers the notebook quotes in its prose (glued): mean DS - FS transfer gaps and the like.
 
@@ -204,6 +225,11 @@ def headline(df: pd.DataFrame, profile) -> dict[str, float | int]:
                     key = f"{'fs' if m == FS else 'ds'}_{kind.replace('-', '')}_p{i}_{tag}"
                     out[key] = float(s.loc[(preset, kind, m)].iloc[0]) if (preset, kind, m) in s.index else float("nan")
             out[f"gap_p{i}_{tag}"] = out[f"ds_transfer_p{i}_{tag}"] - out[f"fs_transfer_p{i}_{tag}"]
+        gaps = _safe(family_gaps, select(df, eps=eps, preset=profile.presets[0]))
+        for pair, name in (("across families", "across"), ("within family", "within")):
+            key = (profile.presets[0], eps, pair)
+            found = gaps is not None and key in gaps.index
+            out[f"gap_{name}_p0_{tag}"] = float(gaps.loc[key, "DS - FS"]) if found else float("nan")
         clean = select(df, grid="transfer", method="clean", metric="miou", preset=profile.presets[0])
         out["clean_p0"] = float(clean["value"].mean() * 100) if len(clean) else float("nan")
     lam = _safe(lambda_table, df, ablation_eps(profile))
