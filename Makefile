@@ -10,8 +10,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned to the releases that are on this machine's disk (see README)
-	$(PY) -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1" || $(PY) -m pip install --quiet torch torchvision
-	$(PY) -m pip install --quiet -e ".[dev,mmseg]"
+	$(PY) -m pip install --quiet --no-compile "torch==2.14.1" "torchvision==0.29.1" || $(PY) -m pip install --quiet --no-compile torch torchvision
+	# --no-compile: Python compiles only the modules it imports, on first use, instead of all of them now
+	$(PY) -m pip install --quiet --no-compile -e ".[dev,mmseg]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -58,7 +58,7 @@ def test_embedded_grid_sizes_and_targets():
     at = [g for g in grids if g.grid == "at_targets"][0]
     assert at.targets == ("psp_r18@PGD3-AT", "dlv3_r18@PGD3-AT")
     assert at.sources == ("fcn8s_vgg16", "psp_r18") and ds.ablation_eps(p) == 0.06
-    assert ds.long_snapshots(p) == (1, 2, 5, 10, 20, 50, 100)
+    assert ds.long_snapshots(p) == (1, 2, 5, 10, 20, 50)
 
 
 def test_source_choice_and_snapshots():
