@@ -7,6 +7,7 @@ notebook name of the table of contents. Set ``SEGREPRO_BOOK_HTML`` to a built bo
 smoke run's ``results/smoke/book_src/_build/html``) to check that one instead.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,15 @@ def toc_files(toc_path: Path) -> list[str]:
     return names
 
 
+#: ``{glue:text}`<notebook>.ipynb::<key>...``` in a prose page: a number glued in another document.
+CROSS_GLUE = re.compile(r"\{glue(?::\w+)?\}`(\w+)\.ipynb::(\w+)")
+
+
+def cross_glue_refs() -> set[tuple[str, str]]:
+    """``(notebook, key)`` of every glue reference that the prose pages of ``book/`` make to a notebook."""
+    return {m.groups() for page in (REPO / "book").glob("*.md") for m in CROSS_GLUE.finditer(page.read_text())}
+
+
 def tiny_notebook() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -42,6 +52,9 @@ def tiny_notebook() -> nbformat.NotebookNode:
         nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\n"
                                   "import pandas as pd\nfrom myst_nb import glue"),
         nbformat.v4.new_code_cell(f"glue('clean_miou', {GLUED_VALUE}, display=False)"),
+        # the keys the prose pages take from the real notebooks (each tiny copy stands in for all of them)
+        nbformat.v4.new_code_cell("\n".join(f"glue({key!r}, {GLUED_VALUE}, display=False)"
+                                            for key in sorted({k for _, k in cross_glue_refs()}))),
         nbformat.v4.new_markdown_cell("Clean mIoU of the tiny model: {glue:text}`clean_miou:.2f`."),
         nbformat.v4.new_code_cell("fig, ax = plt.subplots(figsize=(4, 3))\nax.plot([1, 2, 5, 10], [0.6, 0.4, 0.3, 0.25], marker='o')\n"
                                   "ax.set_xlabel('iterations'); ax.set_ylabel('mIoU')\nplt.show()"),
@@ -89,3 +102,9 @@ def book_html(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def expected_pages() -> list[str]:
     return toc_files(REPO / "book" / "_toc.yml")
+
+
+@pytest.fixture
+def prose_glue_refs() -> set[tuple[str, str]]:
+    """:func:`cross_glue_refs` of the repository's prose pages."""
+    return cross_glue_refs()

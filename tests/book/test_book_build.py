@@ -2,6 +2,7 @@
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
@@ -33,6 +34,16 @@ def test_prose_equations_use_display_dollars():
         text = page.read_text()
         assert text.count("$$") % 2 == 0, f"{page.name}: unbalanced $$"
         assert "\\begin{equation}" not in text and "```{math}" not in text, f"{page.name}: use $$...$$"
+
+
+def test_prose_glue_references_name_keys_their_notebooks_glue(prose_glue_refs):
+    refs = prose_glue_refs
+    assert ("00_setup", "standard_min") in refs  # the scan finds the scale page's references
+    for notebook, key in refs:
+        path = REPO / "notebooks" / f"{notebook}.ipynb"
+        assert path.is_file(), f"book/ refers to {path.name}, which does not exist"
+        code = "".join("".join(c.source) for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        assert f'"{key}"' in code or f"'{key}'" in code, f"{path.name} glues no {key!r}"
 
 
 @pytest.mark.slow
