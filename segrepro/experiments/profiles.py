@@ -116,8 +116,9 @@ _SMOKE = Profile(
 # architectures: install 3.5 min, zoo 14.0 min, studies 25.5 min (DS 14.3, TranSegPGD 4.8, RP-PGD 3.4,
 # SegTrans 1.5, comparison 1.4), notebooks and book 2 min: 46 min. Hence 16 images per cell (one batch),
 # 4 x 1000 training images, and no fcn8s_vgg16@PGD3-AT (the slowest fine-tune, and it kept only 64 % of
-# its clean mIoU): 38.4 min measured (DS side grids on half the images: 8). The long run then went from 100 to 50 iterations (DS's long curve
-# was flat from 50 to 100 in the first run; saves about 1.5 min with the classification study). psp_r34 (the paper's Res101 stand-in) is left out too; add it with --set models=...
+# its clean mIoU): 38.4 min measured (DS side grids on half the images: 8). Then the long run went from
+# 100 to 50 iterations (DS's long curve was flat from 50 to 100) and pip got --no-compile: 36.7 min
+# measured. psp_r34 (the paper's Res101 stand-in) is left out too; add it with --set models=...
 _EMBEDDED = Profile(
     name="embedded", presets=("shapes", "street"), image_size=96,
     models=("fcn8s_vgg16", "psp_r18", "dlv3_r18"),
