@@ -3,7 +3,8 @@
 The notebooks run in the environment's own ``python3`` kernel (papermill's Python API; we never
 install a kernelspec, which would take over ``python3`` for every environment on the machine). Each
 gets the parameter ``profile`` (plus ``overrides``, a dict of ``--set`` fields, when some were
-given); results are read from ``results/<profile>`` (``SEGREPRO_RESULTS``). Executed notebooks go to ``results/<profile>/notebooks/``; the book sources
+given); results are read from ``results/<profile>`` (``SEGREPRO_RESULTS``). Executed notebooks go
+to ``results/<profile>/notebooks/``; the book sources
 (``_config.yml``, ``book/*.md``, ``book/_toc.yml`` and the executed notebooks) are copied flat into
 ``results/<profile>/book_src/`` and built there with ``jupyter-book build`` (which never re-executes:
 ``execute_notebooks: off``). Notebooks that do not exist yet are skipped with a warning and dropped
