@@ -153,8 +153,8 @@ class RPPGD(Objective):
     geometry_safe = False
     params = {
         "rp_beta": Param(0.75, "[paper: RP-PGD Eq. 7, App. D]", "weight of L_R against L_P", in_range(0.0, 1.0)),
-        "prototype_grad": Param(True, "[ours; released code detaches (False)]",
-                                "keep the features' gradient in L_P", one_of(True, False)),
+        "prototype_grad": Param(False, "[released code: features detached; spec RP-PGD]",
+                                "keep the features' gradient in L_P (True: our ablation)", one_of(True, False)),
         "regions": Param(_REGIONS, "[paper: RP-PGD Table 1]", "regions entering L_R", _regions_check),
         "schedule": Param("dynamic", "[paper: RP-PGD Eq. 4, Table 2]",
                           "'dynamic' = Eq. 4; 'constant' = the fixed `lambdas`", one_of("dynamic", "constant")),

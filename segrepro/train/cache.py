@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..devices import resolve_device
+from ..models import release
 from ..models.checkpoint import load_checkpoint
 from ..models.wrap import SegModel
 from ..paths import cache_dir
@@ -37,13 +38,18 @@ def init_path(config: "TrainConfig") -> Path:
     if Path(ref).is_file():
         return Path(ref)
     path = cache_dir("models") / f"{config.model}-{config.preset}-{ref}.pt"
+    if not path.is_file() and release.find(ref) is not None:
+        return release.verified_path(release.find(ref))
     if not path.is_file():
         raise FileNotFoundError(f"init_from={ref!r}: no checkpoint at {path} (train the clean model first)")
     return path
 
 
 def get_model(config: "TrainConfig", device: torch.device | str | None = None, progress: bool = True) -> SegModel:
-    """Return the trained model for ``config``: from the cache if present, else train (and cache) it.
+    """Return the trained model for ``config``: the released one, the cached one, or train (and cache) it.
+
+    A config whose key matches a released model (``segrepro.models.release``) loads that release
+    (sha256 verified; a damaged release is an error, never a silent retrain).
 
     Args:
         config: the training configuration; its ``key()`` names the cache entry.
@@ -56,10 +62,18 @@ def get_model(config: "TrainConfig", device: torch.device | str | None = None, p
     from . import core  # lazy: core imports this module
 
     device = resolve_device(device)
+    released = release.find(config.key())
+    if released is not None:
+        return release.load(released, device=device)
     path = model_path(config)
     if path.is_file():
         try:
-            return load_checkpoint(path, map_location=device).to(device)
+            model = load_checkpoint(path, map_location=device).to(device)
+            stored = model.checkpoint_meta.get("key")
+            if model.config.get("name") == config.model and stored in (None, config.key()):
+                return model
+            warnings.warn(f"{path} holds {model.config.get('name')} (key {stored}), not {config.model} "
+                          f"(key {config.key()}); retraining", stacklevel=2)
         except ValueError as err:  # a damaged cache entry is regenerable: say so and retrain
             warnings.warn(f"{err}; retraining {config.model} on {config.preset}", stacklevel=2)
     return core.train_model(config, device=device, progress=progress)
