@@ -17,6 +17,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from segrepro.train import release as release_recipes
+
 #: The zoo of ``segrepro.models`` (design.md). Sources and targets are drawn from it; an adversarially
 #: trained target is written ``"<arch>@<ATTACK><T>-AT"``, e.g. ``"psp_r18@PGD3-AT"`` (see ``zoo.py``).
 ZOO = ("fcn8s_vgg16", "fcn16s_vgg16", "psp_r18", "psp_r34", "dlv3_r18", "dlv3_r34")
@@ -52,6 +54,7 @@ class Profile:
         batch_size: Attack and evaluation batch size.
         train: Overrides of ``segrepro.train.TrainConfig`` for the clean zoo.
         at_train: Overrides of ``TrainConfig`` for adversarial fine-tuning (``epochs``, ``at_steps``, ...).
+        classifier_train: ``segrepro.train.ClassifierConfig`` fields of the DS Sec. 4 classifiers.
         checkpoints: Model name -> model spec; a model with a spec is loaded, never trained, and on a
             real dataset every model needs one. Specs (see ``segrepro.experiments.zoo.parse_spec``):
             ``"zoo:<path>"`` or a bare path (a ``segrepro.models.save_checkpoint`` file),
@@ -85,6 +88,7 @@ class Profile:
     batch_size: int = 16
     train: Mapping[str, Any] = field(default_factory=dict)
     at_train: Mapping[str, Any] = field(default_factory=dict)
+    classifier_train: Mapping[str, Any] = field(default_factory=dict)
     checkpoints: Mapping[str, str] = field(default_factory=dict)
     device: str | None = None
     amp: bool = False
@@ -108,29 +112,25 @@ _SMOKE = Profile(
     methods=("bim", "ds"), eps=(0.03,), steps=4, snapshots=(2, 4), long_steps=6,
     n_images=8, seeds=(0,), batch_size=8,
     train={"epochs": 2, "train_length": 512, "val_length": 64, "width": 8},
-    at_train={"epochs": 1, "train_length": 128}, threads=1,
+    at_train={"epochs": 1, "train_length": 128},
+    classifier_train={"width": 4, "epochs": 1, "train_length": 512, "val_length": 64}, threads=1,
 )
 
-# Budget (2-core CPU, 40 min for the README's `make book`, install included). Measured on an idle
-# 2-core machine with 32 images per cell, 4 x 1200 training images and PGD3-AT of all three
-# architectures: install 3.5 min, zoo 14.0 min, studies 25.5 min (DS 14.3, TranSegPGD 4.8, RP-PGD 3.4,
-# SegTrans 1.5, comparison 1.4), notebooks and book 2 min: 46 min. Hence 16 images per cell (one batch),
-# 4 x 1000 training images, and no fcn8s_vgg16@PGD3-AT (the slowest fine-tune, and it kept only 64 % of
-# its clean mIoU): 38.4 min measured (DS side grids on half the images: 8). Then the long run went from
-# 100 to 50 iterations (DS's long curve was flat from 50 to 100) and pip got --no-compile: 36.7 min
-# measured. psp_r34 (the paper's Res101 stand-in) is left out too; add it with --set models=...
+# The embedded models are the released ones (segrepro/weights, ``segrepro train --release``): the
+# profile names their recipes, so ``get_model`` loads them and the main job trains nothing.
 _EMBEDDED = Profile(
     name="embedded", presets=("shapes", "street"), image_size=96,
     models=("fcn8s_vgg16", "psp_r18", "dlv3_r18"),
-    at_models=("psp_r18@PGD3-AT", "dlv3_r18@PGD3-AT",
-               "psp_r18@SegPGD3-AT", "psp_r18@CosPGD3-AT", "psp_r18@RP-PGD3-AT"),
+    at_models=("psp_r18@PGD3-AT", "dlv3_r18@PGD3-AT", "fcn8s_vgg16@PGD3-AT",
+               "psp_r18@SegPGD3-AT", "psp_r18@CosPGD3-AT", "psp_r18@RP-PGD3-AT", "psp_r18@SegPGD7-AT"),
     sources=("fcn8s_vgg16", "psp_r18", "dlv3_r18"),
     targets=("fcn8s_vgg16", "psp_r18", "dlv3_r18"),
     methods=("bim", "ds"), eps=(0.03, 0.06), steps=20, snapshots=(1, 2, 5, 10, 20), long_steps=50,
     n_images=16, seeds=(0, 1), batch_size=16,
-    # both cores go to one process (threads=0: torch's default)
-    train={"epochs": 4, "train_length": 1000, "val_length": 100, "width": 16},
-    at_train={"epochs": 1, "train_length": 1000}, threads=0,
+    train={k: v for k, v in release_recipes.CLEAN_RECIPE.items() if k != "size"},
+    at_train=dict(release_recipes.AT_RECIPE),
+    classifier_train={k: v for k, v in release_recipes.CLASSIFIER_RECIPE.items() if k != "size"},
+    threads=0,  # both cores go to one process (torch's default)
 )
 
 # The papers' settings (spec/methods.md): L-inf eps 0.03 and step 0.01 (DS, RP-PGD), 1000 iterations

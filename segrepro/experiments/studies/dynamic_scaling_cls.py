@@ -26,12 +26,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import time
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from segrepro.data.synthetic import SyntheticClassification
+from segrepro.train.classifier import accuracy, get_classifier
 
 GRID = "classification"
 CLASSIFIERS = ("vgg16_cls", "r18_cls")
@@ -42,24 +43,13 @@ class ClsSettings:
     """Everything that determines the classification study's numbers (hashed into cell keys).
 
     Attributes:
-        preset: Synthetic preset of the classification variant.
-        size: Image side (``None``: the preset's default).
-        width: Classifier base width. train_length, val_length: split lengths (shared with the zoo's
-            data cache). epochs: training passes.
-        batch_size, lr, weight_decay: AdamW one-cycle recipe (as the zoo's).
+        classifier: Training recipe of both classifiers (``segrepro.train.ClassifierConfig`` fields
+            besides ``model``): the embedded profile names the released recipe, so nothing is trained.
         n_images: Evaluation images per block. blocks: Block ids (the profile's seeds).
         eps, alpha, steps, snapshots: The BIM attack.
     """
 
-    preset: str = "shapes"
-    size: int | None = 96
-    width: int = 16
-    train_length: int = 1500
-    val_length: int = 300
-    epochs: int = 3
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
+    classifier: tuple = ()
     n_images: int = 16
     blocks: tuple[int, ...] = (0,)
     eps: tuple[float, ...] = (0.03,)
@@ -69,26 +59,32 @@ class ClsSettings:
 
     @classmethod
     def from_profile(cls, profile) -> "ClsSettings":
-        """Scale the study from a profile: half the zoo's width and epochs (a VGG16 classifier at full
-        width costs minutes on 2 cores), its training length, image size, eps and seeds."""
+        """Scale the study from a profile: its classifier recipe, image count, eps, seeds and long run."""
         from segrepro.experiments.studies.dynamic_scaling import ablation_images, long_snapshots
 
         steps = min(profile.long_steps, 1000)
-        return cls(size=profile.image_size, width=max(4, int(profile.train.get("width", 16)) // 2),
-                   train_length=int(profile.train.get("train_length", 2000)),
-                   val_length=int(profile.train.get("val_length", 300)),
-                   epochs=max(1, int(profile.train.get("epochs", 8)) // 2), n_images=ablation_images(profile),
+        recipe = {"size": profile.image_size, **dict(profile.classifier_train)}
+        return cls(classifier=tuple(sorted(recipe.items())), n_images=ablation_images(profile),
                    blocks=tuple(profile.seeds), eps=tuple(profile.eps), alpha=profile.alpha, steps=steps,
                    snapshots=tuple(t for t in long_snapshots(profile) if t <= steps))
+
+    def config(self, name: str):
+        """The ``ClassifierConfig`` of classifier ``name``."""
+        from segrepro.train.classifier import ClassifierConfig
+
+        return ClassifierConfig(model=name, **dict(self.classifier))
+
+    @property
+    def preset(self) -> str:
+        return self.config(CLASSIFIERS[0]).preset
 
     def key(self, *parts) -> str:
         """Hash of every field plus ``parts`` (an attack cell's key)."""
         return _hash([dataclasses.asdict(self), *parts])
 
     def train_key(self) -> str:
-        """Hash of the training fields only (the attack fields do not change the classifiers)."""
-        return _hash([self.preset, self.size, self.width, self.train_length, self.val_length, self.epochs,
-                      self.batch_size, self.lr, self.weight_decay])
+        """Hash of the training recipe only (the attack fields do not change the classifiers)."""
+        return _hash([self.config(n).key() for n in CLASSIFIERS])
 
 
 def _hash(payload) -> str:
@@ -132,66 +128,6 @@ def bim_classifier(classifier: nn.Module, images: torch.Tensor, labels: torch.Te
                   eps=eps, alpha=alpha, steps=steps, snapshots=list(snapshots))
 
 
-@torch.no_grad()
-def accuracy(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 64) -> float:
-    """Top-1 accuracy of ``classifier`` on ``images``."""
-    right = 0
-    for lo in range(0, len(images), batch_size):
-        right += int((classifier(images[lo:lo + batch_size]).argmax(1) == labels[lo:lo + batch_size]).sum())
-    return right / max(len(images), 1)
-
-
-def _data(s: ClsSettings, split: str, length: int):
-    from segrepro.data.synthetic import SyntheticClassification
-
-    return SyntheticClassification(s.preset, split, size=s.size, length=length)
-
-
-def train_classifier(name: str, s: ClsSettings, device, progress: bool = False) -> nn.Module:
-    """Train (or load the cached) classifier ``name``; ``checkpoint_meta`` holds accuracy and seconds."""
-    from tqdm import tqdm  # not tqdm.auto: it warns in kernels without ipywidgets
-
-    from segrepro.models import load_checkpoint, save_checkpoint
-    from segrepro.models.classifiers import build_classifier
-    from segrepro.paths import cache_dir
-
-    train = _data(s, "train", s.train_length)
-    path = cache_dir("models") / f"{name}-{s.preset}-{s.train_key()}.pt"
-    if path.is_file():
-        return load_checkpoint(path, build_classifier(name, train.num_classes, s.width)).to(device).eval()
-    torch.manual_seed(0)
-    model = build_classifier(name, train.num_classes, s.width).to(device)
-    steps = len(train) // s.batch_size
-    if steps < 1:
-        raise ValueError(f"{len(train)} training images are fewer than batch_size={s.batch_size}")
-    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s.lr, total_steps=s.epochs * steps, pct_start=0.1)
-    images, labels = train.tensors()
-    gen = torch.Generator().manual_seed(0)
-    t0 = time.perf_counter()
-    model.train()
-    for _ in tqdm(range(s.epochs), desc=f"{name}/{s.preset}", disable=not progress, leave=False):
-        order = torch.randperm(len(train), generator=gen)
-        for i in range(steps):
-            idx = order[i * s.batch_size:(i + 1) * s.batch_size]
-            x, y = images[idx].to(device), labels[idx].to(device)
-            flip = (torch.rand(len(idx), generator=gen) < 0.5).to(device)
-            x = torch.where(flip[:, None, None, None], x.flip(-1), x)  # the label is flip-invariant
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    seconds = time.perf_counter() - t0
-    model.eval()
-    val_x, val_y = _data(s, "val", s.val_length).tensors()
-    meta = {"preset": s.preset, "settings": dataclasses.asdict(s), "train_seconds": seconds,
-            "val_accuracy": accuracy(model, val_x.to(device), val_y.to(device))}
-    save_checkpoint(model, path, meta)
-    model.checkpoint_meta = meta
-    return model
-
-
 def _row(s: ClsSettings, cell: str, **kw) -> dict:
     base = dict(study="dynamic_scaling", preset=s.preset, grid=GRID, cell=cell, eval_scale="1", params="{}")
     return {**base, **kw}
@@ -213,14 +149,14 @@ def run(profile, store, device=None, progress: bool = True, settings: ClsSetting
     attack_cells = {(src, e, b): f"dscls-{s.key(src, e, b)}" for src in CLASSIFIERS for e in s.eps for b in s.blocks}
     if all(store.has_cell(c) for c in (*train_cells.values(), *attack_cells.values())):
         return
-    models = {n: train_classifier(n, s, device, progress) for n in CLASSIFIERS}
+    models = {n: get_classifier(s.config(n), device=device, progress=progress) for n in CLASSIFIERS}
     for n, cell in train_cells.items():
         if not store.has_cell(cell):
             meta = models[n].checkpoint_meta
             store.add([_row(s, cell, source="-", target=n, method="clean", eps=0.0, iteration=0, seed=0,
                             metric=m, value=float(meta[m])) for m in ("val_accuracy", "train_seconds")])
     total = s.n_images * len(s.blocks)
-    val = _data(s, "val", max(s.val_length, total))
+    val = SyntheticClassification(s.preset, "val", size=s.config(CLASSIFIERS[0]).size, length=total)
     if len(val) < total:
         raise ValueError(f"the classification val split has {len(val)} images, the study needs {total}")
     images, labels = val.tensors(list(range(total)))
