@@ -208,3 +208,94 @@ def evaluate(model: nn.Module, data: Any, batch_size: int = 32, device: torch.de
     acc = pixel_accuracy(conf)
     return {"miou": miou(conf), "pixel_accuracy": acc, "mis_ratio": 1.0 - acc, "n_images": n_images,
             "n_pixels": int(conf.sum()), "per_class_iou": per_class_iou(conf).tolist()}
+
+
+# ---------------------------------------------------------------- per-image counts
+# The study's intervals are bootstrapped over images (report/outcomes.py), so every cell keeps, per
+# image, the counts from which any dataset-level metric is a sum: per-class intersection, predicted
+# area and label area (union = pred + label - inter), valid and correct pixels, and, against the
+# target's clean prediction, the clean-correct pixels and those the attack flipped. A dataset metric
+# is then the same formula on (weighted) sums, so the point value equals the confusion-matrix one.
+
+#: Per-image count arrays of :func:`image_counts`: name -> trailing shape ("C" = per class).
+COUNT_FIELDS = {"inter": "C", "pred_area": "C", "label_area": "C", "valid": "", "correct": "",
+                "clean_correct": "", "flipped": ""}
+
+
+def image_counts(pred: torch.Tensor, target: torch.Tensor, num_classes: int, clean_pred: torch.Tensor | None = None,
+                 ignore_index: int = IGNORE_INDEX) -> dict[str, torch.Tensor]:
+    """Per-image counts of one batch of predictions.
+
+    Args:
+        pred: predicted class ids ``(N,H,W)``.
+        target: labels ``(N,H,W)`` (``ignore_index`` excluded).
+        num_classes: ``C``.
+        clean_pred: the target model's prediction on the clean images (for ASR); default ``pred``.
+
+    Returns:
+        int64 tensors on CPU: ``inter``, ``pred_area``, ``label_area`` of shape ``(N,C)`` and
+        ``valid``, ``correct``, ``clean_correct``, ``flipped`` of shape ``(N,)``.
+    """
+    _check_pair(pred, target)
+    clean_pred = pred if clean_pred is None else clean_pred
+    _check_pair(clean_pred, target, ("clean_pred", "target"))
+    n = pred.shape[0]
+    valid = target != ignore_index
+    t = torch.where(valid, target, torch.zeros_like(target)).long().reshape(n, -1)
+    p = pred.to(target.device).long().reshape(n, -1)
+    if (t.numel() and (t.max() >= num_classes or t.min() < 0)) or (p.numel() and (p.max() >= num_classes or p.min() < 0)):
+        raise ValueError(f"class ids must lie in 0..{num_classes - 1} (and {ignore_index} = ignore)")
+    v = valid.reshape(n, -1)
+    hit = v & (p == t)
+    offsets = torch.arange(n, device=t.device)[:, None] * num_classes
+
+    def per_class(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.bincount((ids + offsets)[mask], minlength=n * num_classes).reshape(n, num_classes)
+
+    clean_hit = v & (clean_pred.to(target.device).long().reshape(n, -1) == t)
+    out = {"inter": per_class(t, hit), "pred_area": per_class(p, v), "label_area": per_class(t, v),
+           "valid": v.sum(1), "correct": hit.sum(1), "clean_correct": clean_hit.sum(1),
+           "flipped": (clean_hit & ~hit).sum(1)}
+    return {k: x.cpu() for k, x in out.items()}
+
+
+def miou_from_counts(inter, pred_area, label_area, weights=None):
+    """mIoU from per-image counts: classes with a non-zero union, ``IoU_c = I_c / U_c`` of summed counts.
+
+    Args:
+        inter, pred_area, label_area: arrays ``(..., N, C)``.
+        weights: bootstrap weights broadcastable to ``(..., N)`` (None: every image once).
+
+    Returns:
+        mIoU in [0, 1] of shape ``(...)`` (NaN where no class has a union).
+    """
+    import numpy as np
+
+    w = 1.0 if weights is None else np.asarray(weights, dtype=np.float64)[..., None]
+    i = (np.asarray(inter, dtype=np.float64) * w).sum(-2)
+    u = ((np.asarray(pred_area, dtype=np.float64) + np.asarray(label_area, dtype=np.float64)
+          - np.asarray(inter, dtype=np.float64)) * w).sum(-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(u > 0, i / np.where(u > 0, u, 1.0), 0.0)
+    present = (u > 0).sum(-1)
+    return np.where(present > 0, iou.sum(-1) / np.maximum(present, 1), np.nan)
+
+
+def ratio_from_counts(numerator, denominator, weights=None):
+    """``sum(w * numerator) / sum(w * denominator)`` over images (MisRatio, ASR, accuracy); NaN if the denominator is 0."""
+    import numpy as np
+
+    w = 1.0 if weights is None else np.asarray(weights, dtype=np.float64)
+    num = (np.asarray(numerator, dtype=np.float64) * w).sum(-1)
+    den = (np.asarray(denominator, dtype=np.float64) * w).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def metrics_from_counts(counts: dict, weights=None) -> dict:
+    """``miou``, ``mis_ratio``, ``asr`` from :func:`image_counts` arrays (optionally under bootstrap weights)."""
+    import numpy as np
+
+    mis = ratio_from_counts(np.asarray(counts["valid"]) - np.asarray(counts["correct"]), counts["valid"], weights)
+    return {"miou": miou_from_counts(counts["inter"], counts["pred_area"], counts["label_area"], weights),
+            "mis_ratio": mis, "asr": ratio_from_counts(counts["flipped"], counts["clean_correct"], weights)}

@@ -138,3 +138,50 @@ def test_class_argmax_takes_the_first_maximum_like_argmax():
     assert class_argmax(logits).tolist() == [[[1, 0, 2]]]
     tie = torch.tensor([2.0, 2.0, 1.0]).view(1, 3, 1, 1)
     assert class_argmax(tie).item() == 0  # first maximum on ties, as torch.argmax
+
+
+# ---------------------------------------------------------------- per-image counts
+def _random_batch(seed, n=6, c=4, hw=9):
+    g = torch.Generator().manual_seed(seed)
+    target = torch.randint(0, c, (n, hw, hw), generator=g)
+    target[:, 0, :3] = 255
+    pred = torch.randint(0, c, (n, hw, hw), generator=g)
+    clean = torch.where(torch.rand(n, hw, hw, generator=g) < 0.7, target.clamp(max=c - 1), pred)
+    return pred, target, clean
+
+
+def test_image_counts_sum_to_the_confusion_matrix_metrics():
+    from segrepro.metrics import image_counts, metrics_from_counts
+
+    pred, target, clean = _random_batch(0)
+    counts = image_counts(pred, target, 4, clean_pred=clean)
+    got = metrics_from_counts(counts)
+    conf = confusion_matrix(pred, target, 4)
+    assert got["miou"] == pytest.approx(miou(conf))
+    assert got["mis_ratio"] == pytest.approx(mis_ratio(pred, target))
+    assert got["asr"] == pytest.approx(attack_success_rate(clean, pred, target))
+
+
+def test_image_counts_by_hand():
+    from segrepro.metrics import image_counts
+
+    target = torch.tensor([[[0, 1], [1, 255]]])
+    pred = torch.tensor([[[0, 0], [1, 1]]])
+    c = image_counts(pred, target, 2, clean_pred=target.clamp(max=1))
+    assert c["inter"].tolist() == [[1, 1]] and c["pred_area"].tolist() == [[2, 1]]
+    assert c["label_area"].tolist() == [[1, 2]] and c["valid"].tolist() == [3] and c["correct"].tolist() == [2]
+    assert c["clean_correct"].tolist() == [3] and c["flipped"].tolist() == [1]
+
+
+def test_weighted_counts_equal_a_duplicated_dataset():
+    import numpy as np
+
+    from segrepro.metrics import image_counts, metrics_from_counts
+
+    pred, target, clean = _random_batch(1)
+    counts = {k: v.numpy() for k, v in image_counts(pred, target, 4, clean_pred=clean).items()}
+    w = np.array([2, 0, 1, 1, 0, 3])  # image 0 twice, image 5 three times
+    idx = np.repeat(np.arange(6), w)
+    dup = image_counts(pred[idx], target[idx], 4, clean_pred=clean[idx])
+    for k, v in metrics_from_counts(counts, w).items():
+        assert float(v) == pytest.approx(float(metrics_from_counts(dup)[k]))
