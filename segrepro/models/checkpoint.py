@@ -71,7 +71,8 @@ def safe_load(path: str | Path, map_location: Any = "cpu") -> Any:
         try:  # else torch.load's CUDA error would read as a damaged file
             resolve_device(map_location)
         except RuntimeError as err:
-            raise RuntimeError(f"cannot load checkpoint {path} with map_location={str(map_location)!r}: {err}") from None
+            raise RuntimeError(f"cannot load checkpoint {path} with map_location={str(map_location)!r}: "
+                               f"{err}") from None
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
