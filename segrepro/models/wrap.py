@@ -62,13 +62,14 @@ class SegModel(nn.Module):
             raise ValueError(f"images must have shape (N,3,H,W), got {tuple(x.shape)}")
         try:
             logits, feats = self._run((x - self.mean.to(x.dtype)) / self.std.to(x.dtype))
-        except RuntimeError as err:
-            # a pooling that runs out of pixels fails deep inside torch; say what the input lacked
-            if "too small" not in str(err):
+        except (RuntimeError, ValueError) as err:
+            # a net that pools five times runs out of pixels below 32 px and fails deep inside torch
+            # (a pooling's "output size is too small", or BN on a 1x1 map): say what the input lacked
+            if min(x.shape[-2:]) >= MIN_VGG_SIDE:
                 raise
-            raise ValueError(f"{self.config.get('name', type(self).__name__)} cannot run on "
-                             f"{tuple(x.shape[-2:])} images: too small for its poolings (the VGG nets "
-                             f"pool five times and need at least {MIN_VGG_SIDE} px per side)") from err
+            raise ValueError(f"{self.config.get('name', type(self).__name__)} failed on {tuple(x.shape[-2:])} "
+                             f"images ({err}); inputs below {MIN_VGG_SIDE} px per side are too small for nets "
+                             "that pool five times, such as the zoo's VGG nets") from err
         if logits.shape[-2:] != x.shape[-2:]:
             logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return logits, feats
