@@ -93,7 +93,7 @@ def bundled_config(name: str) -> Path:
     path, folder = root / name, Path(name).parent
     if Path(name).is_absolute() or (folder != Path(".") and (folder.is_dir() or not (root / folder).is_dir())):
         # a path of the user's own: report the missing file, never their folder as "bundled configs"
-        raise FileNotFoundError(f"mmseg config file not found: {Path(name).absolute()} (nor is it a config "
+        raise FileNotFoundError(f"mmseg config file {Path(name).absolute()} does not exist (nor is it a config "
                                 f"bundled under {root})")
     if not path.is_file():
         near = sorted(p.name for p in (root / folder).glob("*.py"))[:20] if (root / folder).is_dir() else []
@@ -135,7 +135,7 @@ def _load_config(config):
         return Config(copy.deepcopy(config))
     if isinstance(config, (str, Path)):
         if not Path(config).is_file():
-            raise FileNotFoundError(f"mmseg config file not found: {Path(config).absolute()} (for a config "
+            raise FileNotFoundError(f"mmseg config file {Path(config).absolute()} does not exist (for a config "
                                     "shipped with mmseg pass bundled_config(name))")
         return Config.fromfile(str(config))
     raise TypeError(f"config must be a path, a dict or an mmengine Config, got {type(config).__name__}")

@@ -83,9 +83,9 @@ def test_missing_mmseg_config_file_is_reported_as_a_missing_file(tmp_path):
     pytest.importorskip("mmseg")
     (tmp_path / "mine_a.py").write_text("model = dict()\n")
     missing = tmp_path / "mine_b.py"
-    with pytest.raises(FileNotFoundError, match=rf"mmseg config file not found: {re.escape(str(missing))}") as info:
+    with pytest.raises(FileNotFoundError, match=rf"mmseg config file {re.escape(str(missing))} does not exist") as info:
         mmseg.init_model(str(missing), None)
-    with pytest.raises(FileNotFoundError, match=rf"mmseg config file not found: {re.escape(str(missing))}") as info2:
+    with pytest.raises(FileNotFoundError, match=rf"mmseg config file {re.escape(str(missing))} does not exist") as info2:
         mmseg.bundled_config(str(missing))  # how a model spec resolves a config that is not a file
     for err in (info.value, info2.value):  # the user's own folder is never listed as bundled configs
         assert "mine_a.py" not in str(err) and "holds e.g." not in str(err)
