@@ -134,8 +134,7 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, map_locati
         FileNotFoundError: no file at ``path``.
         RuntimeError: ``map_location`` asks for CUDA where none is available.
         ValueError: the file is empty, corrupt, pickles foreign objects (refused) or is not a segrepro
-            checkpoint, or it holds another
-            architecture, class count or width than ``model``.
+            checkpoint, or it holds another architecture, class count or width than ``model``.
     """
     payload = safe_load(path, map_location)
     if (not isinstance(payload, dict) or payload.get("format") != FORMAT or "state_dict" not in payload

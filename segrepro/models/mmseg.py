@@ -93,8 +93,8 @@ def bundled_config(name: str) -> Path:
     path, folder = root / name, Path(name).parent
     if Path(name).is_absolute() or (folder != Path(".") and (folder.is_dir() or not (root / folder).is_dir())):
         # a path of the user's own: report the missing file, never their folder as "bundled configs"
-        raise FileNotFoundError(f"mmseg config file {Path(name).absolute()} does not exist (nor is it a config "
-                                f"bundled under {root})")
+        raise FileNotFoundError(f"mmseg config file {Path(name).absolute()} does not exist, and there is "
+                                f"no bundled mmseg config {name!r} under {root}")
     if not path.is_file():
         near = sorted(p.name for p in (root / folder).glob("*.py"))[:20] if (root / folder).is_dir() else []
         raise FileNotFoundError(f"no bundled mmseg config {name!r} under {root}"

@@ -49,16 +49,14 @@ def get_model(config: "TrainConfig", device: torch.device | str | None = None, p
     """Return the trained model for ``config``: the released one, the cached one, or train (and cache) it.
 
     A config whose key matches a released model (``segrepro.models.release``) loads that release
-    (sha256 verified; a damaged release is an error, never a silent retrain).
+    (sha256 verified; a damaged release is an error, never a silent retrain). A cached file is used
+    only when its recorded key, architecture, width and class count are the requested ones; otherwise
+    (or when it is damaged) a warning says why and the model is retrained, replacing the file.
 
     Args:
         config: the training configuration; its ``key()`` names the cache entry.
         device: where the returned model lives (default: CUDA if available, else CPU).
         progress: show a tqdm bar when training.
-
-    A cached file is used only when its recorded key, architecture, width and class count are the
-    requested ones; otherwise (or when it is damaged) a warning says why and the model is retrained,
-    replacing the file.
 
     Returns:
         The model in eval mode; ``model.checkpoint_meta`` holds the preset, config, history and val mIoU.
