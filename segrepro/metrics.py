@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .devices import resolve_device
+from .models.wrap import eval_mode, param_dtype
 from .validation import IGNORE_INDEX, check_images, check_labels
 
 
@@ -116,6 +117,14 @@ def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
     return param.device if param is not None else fallback
 
 
+def _check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(f"batch_size must be a positive int, got {type(batch_size).__name__} {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size}")
+    return batch_size
+
+
 def class_argmax(logits: torch.Tensor) -> torch.Tensor:
     """``logits.argmax(1)`` (first maximum on ties), computed through ``amax``.
 
@@ -136,28 +145,31 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 32) -> tor
     """Predicted class ids (argmax of the logits), computed in eval mode without gradients.
 
     Args:
-        model: a contract model (input [0,1], logits ``(N,C,H,W)``).
-        images: float ``(N,3,H,W)`` in [0,1], on any device (moved to the model's device per batch).
-        batch_size: images per forward pass.
+        model: a contract model (input [0,1], logits ``(N,C,H,W)``); each submodule's own train/eval
+            flag is restored afterwards (a BN layer frozen in eval mode stays frozen).
+        images: float ``(N,3,H,W)`` in [0,1], on any device (moved to the model's device and cast
+            to its parameter dtype per batch).
+        batch_size: images per forward pass (a positive int).
 
     Returns:
         int64 ``(N,H,W)`` on ``images``'s device.
     """
+    _check_batch_size(batch_size)
     check_images(images)
     device = _model_device(model, images.device)
-    was_training = model.training
-    model.eval()
-    try:
-        out = [class_argmax(model(images[i:i + batch_size].to(device))).to(images.device)
+    dtype = param_dtype(model, images.dtype)
+    with eval_mode(model):
+        out = [class_argmax(model(images[i:i + batch_size].to(device, dtype))).to(images.device)
                for i in range(0, len(images), batch_size)]
-    finally:
-        model.train(was_training)
     return torch.cat(out) if out else torch.zeros((0, *images.shape[-2:]), dtype=torch.long, device=images.device)
 
 
 def _batches(data: Any, batch_size: int) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(images, labels)`` batches from a tensor pair, a Dataset, or an iterable of batches."""
-    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+    if isinstance(data, (tuple, list)) and data and all(isinstance(t, torch.Tensor) for t in data):
+        if len(data) != 2:  # else each tensor would be taken for one (image, label) item
+            raise TypeError(f"data is a {type(data).__name__} of {len(data)} tensors; pass an (images, labels) "
+                            "pair, a Dataset or a DataLoader")
         images, labels = data
         for i in range(0, len(images), batch_size):
             yield images[i:i + batch_size], labels[i:i + batch_size]
@@ -182,7 +194,7 @@ def evaluate(model: nn.Module, data: Any, batch_size: int = 32, device: torch.de
     Args:
         model: a contract model with ``num_classes``.
         data: a Dataset of ``(image, label)``, a DataLoader of batches, or an ``(images, labels)`` pair.
-        batch_size: images per forward pass (ignored for a DataLoader).
+        batch_size: images per forward pass, a positive int (ignored for a DataLoader).
         device: where to run; default the model's device. The model is moved there.
 
     Returns:
@@ -192,6 +204,7 @@ def evaluate(model: nn.Module, data: Any, batch_size: int = 32, device: torch.de
     num_classes = getattr(model, "num_classes", None)
     if not isinstance(num_classes, int):
         raise TypeError("evaluate needs a model with an integer num_classes attribute")
+    _check_batch_size(batch_size)
     if device is not None:
         model.to(resolve_device(device))
     device = _model_device(model, torch.device("cpu"))
@@ -204,7 +217,7 @@ def evaluate(model: nn.Module, data: Any, batch_size: int = 32, device: torch.de
         conf += confusion_matrix(predict(model, images.to(device), batch_size), labels, num_classes)
         n_images += len(images)
     if n_images == 0:
-        raise ValueError("evaluate got no images")
+        raise ValueError(f"evaluate got no images: data ({type(data).__name__}) is empty")
     acc = pixel_accuracy(conf)
     return {"miou": miou(conf), "pixel_accuracy": acc, "mis_ratio": 1.0 - acc, "n_images": n_images,
             "n_pixels": int(conf.sum()), "per_class_iou": per_class_iou(conf).tolist()}

@@ -5,22 +5,31 @@ Value-range checks need a host sync, so they run once at API entry points (``att
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 IGNORE_INDEX = 255
 
 
 def check_images(images: torch.Tensor, *, name: str = "images", check_range: bool = True) -> None:
-    """Raise a clear error unless ``images`` is a float (N,3,H,W) tensor in [0,1]."""
+    """Raise a clear error unless ``images`` is a float (N,3,H,W) tensor of finite values in [0,1]."""
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"{name} must have shape (N,3,H,W), got {tuple(images.shape)}")
     if not images.is_floating_point():
         raise TypeError(f"{name} must be a float tensor in [0,1], got dtype {images.dtype}")
-    if check_range and images.numel() and (images.min() < 0 or images.max() > 1):
-        lo, hi = images.min().item(), images.max().item()
-        raise ValueError(f"{name} must lie in [0,1] (normalisation happens inside the model), got [{lo:.3g}, {hi:.3g}]")
+    if check_range and images.numel():
+        # min/max propagate NaN, so one reduction and one host sync find NaN, Inf and range errors
+        lo, hi = torch.aminmax(images.detach())
+        lo, hi = lo.item(), hi.item()
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            bad = int((~torch.isfinite(images)).sum())
+            raise ValueError(f"{name} hold {bad} NaN or Inf value(s); images must be finite, in [0,1]")
+        if lo < 0 or hi > 1:
+            raise ValueError(f"{name} must lie in [0,1] (normalisation happens inside the model), "
+                             f"got [{lo:.3g}, {hi:.3g}]")
 
 
 def check_labels(labels: torch.Tensor, num_classes: int | None = None, *, images: torch.Tensor | None = None,

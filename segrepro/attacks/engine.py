@@ -16,7 +16,6 @@ tensors. The value checks that need a sync run once at entry.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from typing import Iterable
 
 import torch
@@ -25,6 +24,7 @@ from torch import nn
 from segrepro.attacks.context import AttackContext
 from segrepro.attacks.methods import Method, get_method
 from segrepro.attacks.steps import get_step
+from segrepro.models.wrap import eval_mode, param_dtype  # noqa: F401  (eval_mode re-exported)
 from segrepro.validation import check_images, check_labels, check_logits
 
 
@@ -60,18 +60,6 @@ def _check_snapshots(snapshots: Iterable[int] | None, steps: int) -> list[int]:
     return sorted(set(snaps))
 
 
-@contextmanager
-def eval_mode(model: nn.Module):
-    """Put every submodule in eval mode, then restore each one's own mode (frozen BN stays frozen)."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, training in modes:
-            m.training = training
-
-
 def attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, method: "str | Method", *,
            eps: float = 0.03, alpha: float = 0.01, steps: int = 10, snapshots: Iterable[int] | None = None,
            seed: int = 0, **params):
@@ -80,7 +68,9 @@ def attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, method:
     Args:
         model: a model following the segrepro contract (``SegModel``): images in [0,1] to logits at
             the input size; ``forward_with_features`` for RP-PGD.
-        images: clean images, float ``(N,3,H,W)`` in [0,1].
+        images: clean images, float ``(N,3,H,W)`` in [0,1], finite (NaN/Inf are rejected). Another
+            float dtype than the model's parameters (float64, float16) is cast to the model's dtype,
+            which is also the dtype of the result.
         labels: int64 ``(N,H,W)``, 255 = ignore.
         method: a name from :func:`available`, a composition such as ``"transegpgd+mi"``, or a
             :class:`Method`.
@@ -99,6 +89,10 @@ def attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, method:
 
     Returns:
         The adversarial images ``(N,3,H,W)``, or ``{t: images}`` when ``snapshots`` is given.
+
+    Gradients are enabled inside, as AutoAttack does, so ``attack`` also works when called under
+    ``torch.no_grad()`` or ``torch.inference_mode()`` (tensors made in inference mode are cloned
+    into normal ones; the result is a normal tensor).
 
     Example:
         >>> adv = attack(model, x, y, "ds+mi", steps=20, lam=0.3)  # doctest: +SKIP
@@ -123,13 +117,16 @@ def attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, method:
         raise TypeError(f"method {m.name!r} needs model.forward_with_features(x) -> (logits, features) "
                         f"(the SegModel contract); {type(model).__name__} has none")
 
-    device = images.device
-    generator = torch.Generator(device=device).manual_seed(seed)
-    host_generator = torch.Generator().manual_seed(seed)
-    with eval_mode(model):
-        ctx = AttackContext(model=model, images=images.detach(), labels=labels, num_classes=num_classes,
-                            eps=eps, alpha=alpha, steps=steps, params=p, generator=generator,
-                            host_generator=host_generator, amp=p["amp"])
+    # the loop needs autograd whatever the caller's grad mode (as AutoAttack does); tensors made in
+    # inference mode cannot be saved for backward, so they are cloned outside it
+    with torch.inference_mode(False), torch.enable_grad(), eval_mode(model):
+        images = images.clone() if images.is_inference() else images
+        labels = labels.clone() if labels.is_inference() else labels
+        images = images.detach().to(param_dtype(model, images.dtype))  # float64/float16 -> model dtype
+        ctx = AttackContext(model=model, images=images, labels=labels, num_classes=num_classes,
+                            eps=eps, alpha=alpha, steps=steps, params=p,
+                            generator=torch.Generator(device=images.device).manual_seed(seed),
+                            host_generator=torch.Generator().manual_seed(seed), amp=p["amp"])
         random_start = m.random_start if p["random_start"] is None else p["random_start"]
         return _loop(m, ctx, step, random_start, snaps)
 

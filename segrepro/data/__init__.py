@@ -24,6 +24,16 @@ def available() -> list[str]:
     return sorted([*PRESETS, *_REAL])
 
 
+def num_classes(name: str) -> int:
+    """Classes of dataset ``name`` without building it (255 = ignore is not a class)."""
+    if name in PRESETS:
+        return len(PRESETS[name].class_names)
+    if name in _REAL:
+        module, cls = _REAL[name]
+        return getattr(importlib.import_module(module), cls).num_classes
+    raise ValueError(f"unknown dataset {name!r}; valid datasets: {available()}")
+
+
 def get_dataset(name: str, split: str = "train", **kw):
     """Build a dataset by name.
 
@@ -44,4 +54,4 @@ def get_dataset(name: str, split: str = "train", **kw):
     raise ValueError(f"unknown dataset {name!r}; valid datasets: {available()}")
 
 
-__all__ = ["available", "get_dataset", "SyntheticSegmentation", "SyntheticClassification", "PRESETS"]
+__all__ = ["available", "get_dataset", "num_classes", "SyntheticSegmentation", "SyntheticClassification", "PRESETS"]

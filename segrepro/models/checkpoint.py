@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,44 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     return path
 
 
+def _reason(err: Exception) -> str:
+    """The telling line of a ``torch.load`` error (its messages run to a dozen lines of advice)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    line = next((x for x in lines if "GLOBAL" in x or "Unsupported operand" in x), lines[0] if lines else "")
+    return f"{type(err).__name__}: {line.split('. ')[0][:200]}"
+
+
 def safe_load(path: str | Path, map_location: Any = "cpu") -> Any:
-    """``torch.load(weights_only=True)`` with clear errors for a missing or unreadable file."""
+    """``torch.load(weights_only=True)`` with clear errors, each naming the path.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        RuntimeError: ``map_location`` asks for CUDA where none is available.
+        ValueError: an empty, truncated or garbage file ("corrupt checkpoint"), or a pickle of
+            objects other than tensors and plain data ("refused checkpoint"; nothing of it runs).
+    """
+    from ..devices import resolve_device
+
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise FileNotFoundError(f"checkpoint not found: {path}" + (" (that is a folder)" if path.is_dir() else ""))
+    if path.stat().st_size == 0:
+        raise ValueError(f"corrupt checkpoint {path}: the file is empty (0 bytes)")
+    if isinstance(map_location, (str, torch.device)) and str(map_location).startswith("cuda"):
+        try:  # else torch.load's CUDA error would read as a damaged file
+            resolve_device(map_location)
+        except RuntimeError as err:
+            raise RuntimeError(f"cannot load checkpoint {path} with map_location={str(map_location)!r}: "
+                               f"{err}") from None
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # truncated zip, pickle garbage, foreign objects: all mean "unusable file"
-        raise ValueError(f"corrupt checkpoint {path}: {type(err).__name__}: {err}") from err
+    except pickle.UnpicklingError as err:
+        if "GLOBAL" in str(err):  # the weights-only unpickler met a class or function and ran nothing
+            raise ValueError(f"refused checkpoint {path}: it pickles objects other than tensors and plain "
+                             f"data, which are never loaded ({_reason(err)})") from err
+        raise ValueError(f"corrupt checkpoint {path}: {_reason(err)}") from err
+    except Exception as err:  # truncated zip, garbage bytes: both mean "unusable file"
+        raise ValueError(f"corrupt checkpoint {path}: {_reason(err)}") from err
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, meta: dict | None = None) -> Path:
@@ -95,18 +125,20 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, map_locati
     Args:
         path: the checkpoint file.
         model: a model to load the weights into; when None, one is rebuilt from the recorded config.
-        map_location: passed to ``torch.load``.
+        map_location: passed to ``torch.load``; CUDA where none is available is a RuntimeError.
 
     Returns:
         The model in eval mode, with the checkpoint's meta as ``model.checkpoint_meta``.
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is corrupt or not a segrepro checkpoint, or it holds another
-            architecture, class count or width than ``model``.
+        RuntimeError: ``map_location`` asks for CUDA where none is available.
+        ValueError: the file is empty, corrupt, pickles foreign objects (refused) or is not a segrepro
+            checkpoint, or it holds another architecture, class count or width than ``model``.
     """
     payload = safe_load(path, map_location)
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT or "state_dict" not in payload:
+    if (not isinstance(payload, dict) or payload.get("format") != FORMAT or "state_dict" not in payload
+            or not isinstance(payload.get("config"), dict)):
         raise ValueError(f"corrupt checkpoint {path}: not a {FORMAT} file")
     config = payload["config"]
     if model is None:

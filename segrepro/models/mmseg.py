@@ -5,6 +5,12 @@ Needs the ``mmseg`` extra (``pip install -e ".[mmseg]"``: the maintained OpenMML
 official ``mmsegmentation`` needs an ``mmcv<2.2`` that has no wheel for current PyTorch). It is
 imported only when :func:`init_model` is called.
 
+Tested torch range of the extra: torch 2.14 (2.14.1, the release the Makefile installs, ran
+``tests/models/test_mmseg_adapter.py``). mmcv's compiled ops are built against particular torch
+releases, so when mmseg is first used under another torch the adapter warns, naming the installed
+and the tested versions, and a failing mmseg/mmcv import says the same instead of a bare
+undefined-symbol error.
+
 What the wrapper does, and why:
 
 * **Normalisation inside.** mmseg normalises in its data preprocessor with mean/std on the 0..255
@@ -24,6 +30,8 @@ What the wrapper does, and why:
 from __future__ import annotations
 
 import copy
+import importlib.util
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +42,61 @@ from torch import nn
 from .wrap import SegModel
 
 AUX_PREFIX = "auxiliary_head."
+# (lowest, highest) torch minor release the mmseg extra was tested with; keep in step with pyproject.toml
+TESTED_TORCH = ((2, 14), (2, 14))
+EXTRA = "onedl-mmsegmentation==1.4.2, onedl-mmcv==2.3.6, onedl-mmengine==0.10.12"
+
+
+def _torch_minor(version: str) -> tuple[int, int]:
+    major, minor = version.split("+")[0].split(".")[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+
+
+def torch_untested(version: str | None = None) -> str | None:
+    """A sentence naming the installed and the tested torch when ``version`` is outside the tested range."""
+    version = version or torch.__version__
+    lo, hi = TESTED_TORCH
+    if lo <= _torch_minor(version) <= hi:
+        return None
+    tested = f"{lo[0]}.{lo[1]}" if lo == hi else f"{lo[0]}.{lo[1]} to {hi[0]}.{hi[1]}"
+    return (f"torch {version} is installed, but the mmseg extra ({EXTRA}, whose mmcv ops are compiled "
+            f"against particular torch releases) was tested with torch {tested}")
+
+
+def _import_mmseg_init():
+    """``mmseg.apis.init_model``, with the torch-range check where mmcv is actually used."""
+    try:
+        from mmseg.apis import init_model as mmseg_init_model
+    except ImportError as err:
+        if importlib.util.find_spec("mmseg") is None:
+            raise ImportError("segrepro.models.mmseg needs the mmseg extra: "
+                              f"pip install -e '.[mmseg]' ({EXTRA})") from err
+        untested = torch_untested()  # installed but broken: most often mmcv built for another torch
+        raise ImportError(f"mmseg is installed but does not import ({err})"
+                          + (f"; {untested}: install a tested torch or rebuild mmcv" if untested else "")) from err
+    untested = torch_untested()
+    if untested:
+        warnings.warn(f"{untested}; results may differ or mmcv ops may fail", stacklevel=3)
+    return mmseg_init_model
 
 
 def bundled_config(name: str) -> Path:
-    """Path of a config shipped inside the installed mmseg package, e.g. ``"pspnet/pspnet_r50-d8_4xb4-40k_voc12aug-512x512.py"``."""
+    """Path of a config shipped inside the installed mmseg package, e.g. ``"pspnet/pspnet_r50-d8_4xb4-40k_voc12aug-512x512.py"``.
+
+    Raises:
+        FileNotFoundError: ``name`` is a path of the user's (absolute, or an existing folder) that
+            does not exist, or no bundled config has that name (then it lists the bundled folder).
+    """
     import mmseg
 
     root = Path(mmseg.__file__).parent / ".mim" / "configs"
-    path = root / name
+    path, folder = root / name, Path(name).parent
+    if Path(name).is_absolute() or (folder != Path(".") and (folder.is_dir() or not (root / folder).is_dir())):
+        # a path of the user's own: report the missing file, never their folder as "bundled configs"
+        raise FileNotFoundError(f"mmseg config file {Path(name).absolute()} does not exist, and there is "
+                                f"no bundled mmseg config {name!r} under {root}")
     if not path.is_file():
-        near = sorted(p.name for p in (root / Path(name).parent).glob("*.py"))[:20] if (root / Path(name).parent).is_dir() else []
+        near = sorted(p.name for p in (root / folder).glob("*.py"))[:20] if (root / folder).is_dir() else []
         raise FileNotFoundError(f"no bundled mmseg config {name!r} under {root}"
                                 + (f"; that folder holds e.g. {near}" if near else ""))
     return path
@@ -82,8 +135,8 @@ def _load_config(config):
         return Config(copy.deepcopy(config))
     if isinstance(config, (str, Path)):
         if not Path(config).is_file():
-            raise FileNotFoundError(f"mmseg config {str(config)!r} does not exist "
-                                    "(bundled ones: segrepro.models.mmseg.bundled_config(name))")
+            raise FileNotFoundError(f"mmseg config file {Path(config).absolute()} does not exist (for a config "
+                                    "shipped with mmseg pass bundled_config(name))")
         return Config.fromfile(str(config))
     raise TypeError(f"config must be a path, a dict or an mmengine Config, got {type(config).__name__}")
 
@@ -169,18 +222,15 @@ def init_model(config, checkpoint: str | Path | None, device: str | torch.device
         classes/palette when present.
 
     Raises:
-        ImportError: the ``mmseg`` extra is not installed. FileNotFoundError: missing config or
+        ImportError: the ``mmseg`` extra is not installed or does not import (the message names the
+        installed and the tested torch when they differ). FileNotFoundError: missing config or
         checkpoint. ValueError: checkpoint and config do not fit (keys, shapes, class count).
         RuntimeError: CUDA requested where none exists.
     """
     from ..devices import resolve_device
 
     dev = resolve_device(device)
-    try:
-        from mmseg.apis import init_model as mmseg_init_model
-    except ImportError as err:
-        raise ImportError("segrepro.models.mmseg needs the mmseg extra: pip install -e '.[mmseg]' "
-                          "(onedl-mmsegmentation==1.4.2, onedl-mmcv==2.3.6, onedl-mmengine==0.10.12)") from err
+    mmseg_init_model = _import_mmseg_init()
     cfg = _load_config(config)
     if "model" not in cfg or "decode_head" not in cfg.model:
         raise ValueError("config has no model.decode_head; it is not an mmseg segmentor config")

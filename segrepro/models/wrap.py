@@ -6,7 +6,8 @@ RP-PGD's prototype loss needs; ``forward_with_features`` returns both from one p
 """
 from __future__ import annotations
 
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,28 @@ from torch import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+MIN_VGG_SIDE = 32  # five 2x2 max-poolings
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put every submodule in eval mode, then restore each one's own mode (frozen BN stays frozen).
+
+    ``model.train(was_training)`` would set every submodule to the model's flag, undoing a user's
+    BN layers frozen in eval mode inside a model in train mode.
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def param_dtype(model: nn.Module, fallback: torch.dtype = torch.float32) -> torch.dtype:
+    """The dtype of the model's first floating-point parameter (``fallback`` when it has none)."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), fallback)
 
 
 class SegModel(nn.Module):
@@ -37,7 +60,16 @@ class SegModel(nn.Module):
         """Logits at the input size and the penultimate features, from one forward pass."""
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"images must have shape (N,3,H,W), got {tuple(x.shape)}")
-        logits, feats = self._run((x - self.mean.to(x.dtype)) / self.std.to(x.dtype))
+        try:
+            logits, feats = self._run((x - self.mean.to(x.dtype)) / self.std.to(x.dtype))
+        except (RuntimeError, ValueError) as err:
+            # a net that pools five times runs out of pixels below 32 px and fails deep inside torch
+            # (a pooling's "output size is too small", or BN on a 1x1 map): say what the input lacked
+            if min(x.shape[-2:]) >= MIN_VGG_SIDE:
+                raise
+            raise ValueError(f"{self.config.get('name', type(self).__name__)} failed on {tuple(x.shape[-2:])} "
+                             f"images ({err}); inputs below {MIN_VGG_SIDE} px per side are too small for nets "
+                             "that pool five times, such as the zoo's VGG nets") from err
         if logits.shape[-2:] != x.shape[-2:]:
             logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return logits, feats

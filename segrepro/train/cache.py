@@ -49,7 +49,9 @@ def get_model(config: "TrainConfig", device: torch.device | str | None = None, p
     """Return the trained model for ``config``: the released one, the cached one, or train (and cache) it.
 
     A config whose key matches a released model (``segrepro.models.release``) loads that release
-    (sha256 verified; a damaged release is an error, never a silent retrain).
+    (sha256 verified; a damaged release is an error, never a silent retrain). A cached file is used
+    only when its recorded key, architecture, width and class count are the requested ones; otherwise
+    (or when it is damaged) a warning says why and the model is retrained, replacing the file.
 
     Args:
         config: the training configuration; its ``key()`` names the cache entry.
@@ -69,11 +71,33 @@ def get_model(config: "TrainConfig", device: torch.device | str | None = None, p
     if path.is_file():
         try:
             model = load_checkpoint(path, map_location=device).to(device)
-            stored = model.checkpoint_meta.get("key")
-            if model.config.get("name") == config.model and stored in (None, config.key()):
+            problem = _mismatch(model, config)
+            if problem is None:
                 return model
-            warnings.warn(f"{path} holds {model.config.get('name')} (key {stored}), not {config.model} "
-                          f"(key {config.key()}); retraining", stacklevel=2)
+            # the file name is only a hash: a foreign file there must not pass for this config's model
+            warnings.warn(f"{path} is not the cached model of {config.model} on {config.preset} "
+                          f"(key {config.key()}): {problem}; retraining and replacing it", stacklevel=2)
         except ValueError as err:  # a damaged cache entry is regenerable: say so and retrain
             warnings.warn(f"{err}; retraining {config.model} on {config.preset}", stacklevel=2)
     return core.train_model(config, device=device, progress=progress)
+
+
+def _expected_classes(config: "TrainConfig") -> int:
+    from ..data import available, num_classes
+
+    if config.preset in available():
+        return num_classes(config.preset)
+    from .core import load_split  # a dataset unknown to segrepro.data: ask the split itself
+
+    return load_split(config, "val").num_classes
+
+
+def _mismatch(model: SegModel, config: "TrainConfig") -> str | None:
+    """What differs between a cached checkpoint and the request (None when it is the one asked for)."""
+    meta = getattr(model, "checkpoint_meta", {}) or {}
+    found = {"key": meta.get("key"), "architecture": model.config.get("name"), "width": model.config.get("width"),
+             "num_classes": model.num_classes}
+    wanted = {"key": config.key(), "architecture": config.model, "width": config.width,
+              "num_classes": _expected_classes(config)}
+    diffs = [f"{k} {found[k]!r} (wanted {wanted[k]!r})" for k in wanted if found[k] != wanted[k]]
+    return "it holds " + ", ".join(diffs) if diffs else None

@@ -217,6 +217,8 @@ def train_model(config: TrainConfig, device: torch.device | str | None = None, p
             state = safe_load(partial, map_location=device)
             if state.get("format") != PARTIAL_FORMAT:
                 raise ValueError("not a segrepro resume checkpoint")
+            if state.get("key", config.key()) != config.key():  # files written before keys were stored have none
+                raise ValueError(f"it belongs to config key {state['key']}, not {config.key()}")
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -235,8 +237,8 @@ def train_model(config: TrainConfig, device: torch.device | str | None = None, p
                             "val_pixel_accuracy": val["pixel_accuracy"], "seconds": time.perf_counter() - t0,
                             "cpu_seconds": time.process_time() - c0})
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}", val_miou=f"{val['miou']:.3f}")
-            atomic_torch_save({"format": PARTIAL_FORMAT, "epoch": epoch + 1, "history": history,
-                               "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            atomic_torch_save({"format": PARTIAL_FORMAT, "key": config.key(), "epoch": epoch + 1,
+                               "history": history, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict()}, partial)
 
     meta = {"preset": config.preset, "key": config.key(), "train_config": asdict(config),
