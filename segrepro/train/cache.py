@@ -1,4 +1,4 @@
-"""Where trained checkpoints live, and ``get_model``: load from the cache or train once.
+"""Where trained checkpoints live (``get_model`` in :mod:`segrepro.train.load` reads and fills them).
 
 A final checkpoint is ``cache_dir("models") / f"{model}-{preset}-{key}.pt"``, where ``key`` hashes
 every field of the :class:`~segrepro.train.core.TrainConfig`; a run in progress keeps a per-epoch
@@ -6,33 +6,23 @@ checkpoint (weights, optimizer, schedule, history) under ``cache_dir("models", "
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import torch
-
-from ..devices import resolve_device
 from ..models import release
-from ..models.checkpoint import load_checkpoint
-from ..models.wrap import SegModel
 from ..paths import cache_dir
 
-if TYPE_CHECKING:
-    from .core import TrainConfig
 
-
-def model_path(config: "TrainConfig") -> Path:
-    """Path of the final cached checkpoint for ``config``."""
+def model_path(config) -> Path:
+    """Path of the final cached checkpoint for ``config`` (a ``TrainConfig``: its model, preset and key)."""
     return cache_dir("models") / f"{config.model}-{config.preset}-{config.key()}.pt"
 
 
-def partial_path(config: "TrainConfig") -> Path:
+def partial_path(config) -> Path:
     """Path of the per-epoch resume checkpoint for ``config``."""
     return cache_dir("models", "partial") / f"{config.model}-{config.preset}-{config.key()}.pt"
 
 
-def init_path(config: "TrainConfig") -> Path:
+def init_path(config) -> Path:
     """Checkpoint named by ``config.init_from``: a file path, or the key of a cached model of the same name and preset."""
     ref = str(config.init_from)
     if Path(ref).is_file():
@@ -43,37 +33,3 @@ def init_path(config: "TrainConfig") -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"init_from={ref!r}: no checkpoint at {path} (train the clean model first)")
     return path
-
-
-def get_model(config: "TrainConfig", device: torch.device | str | None = None, progress: bool = True) -> SegModel:
-    """Return the trained model for ``config``: the released one, the cached one, or train (and cache) it.
-
-    A config whose key matches a released model (``segrepro.models.release``) loads that release
-    (sha256 verified; a damaged release is an error, never a silent retrain).
-
-    Args:
-        config: the training configuration; its ``key()`` names the cache entry.
-        device: where the returned model lives (default: CUDA if available, else CPU).
-        progress: show a tqdm bar when training.
-
-    Returns:
-        The model in eval mode; ``model.checkpoint_meta`` holds the preset, config, history and val mIoU.
-    """
-    from . import core  # lazy: core imports this module
-
-    device = resolve_device(device)
-    released = release.find(config.key())
-    if released is not None:
-        return release.load(released, device=device)
-    path = model_path(config)
-    if path.is_file():
-        try:
-            model = load_checkpoint(path, map_location=device).to(device)
-            stored = model.checkpoint_meta.get("key")
-            if model.config.get("name") == config.model and stored in (None, config.key()):
-                return model
-            warnings.warn(f"{path} holds {model.config.get('name')} (key {stored}), not {config.model} "
-                          f"(key {config.key()}); retraining", stacklevel=2)
-        except ValueError as err:  # a damaged cache entry is regenerable: say so and retrain
-            warnings.warn(f"{err}; retraining {config.model} on {config.preset}", stacklevel=2)
-    return core.train_model(config, device=device, progress=progress)

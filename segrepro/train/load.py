@@ -1,0 +1,46 @@
+"""``get_model``: the released model of a config, else its cached checkpoint, else train it (once)."""
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from ..devices import resolve_device
+from ..models import release
+from ..models.checkpoint import load_checkpoint
+from ..models.wrap import SegModel
+from . import core
+from .cache import model_path
+from .core import TrainConfig
+
+
+def get_model(config: TrainConfig, device: torch.device | str | None = None, progress: bool = True) -> SegModel:
+    """Return the trained model for ``config``: the released one, the cached one, or train (and cache) it.
+
+    A config whose key matches a released model (``segrepro.models.release``) loads that release
+    (sha256 verified; a damaged release is an error, never a silent retrain).
+
+    Args:
+        config: the training configuration; its ``key()`` names the cache entry.
+        device: where the returned model lives (default: CUDA if available, else CPU).
+        progress: show a tqdm bar when training.
+
+    Returns:
+        The model in eval mode; ``model.checkpoint_meta`` holds the preset, config, history and val mIoU.
+    """
+    device = resolve_device(device)
+    released = release.find(config.key())
+    if released is not None:
+        return release.load(released, device=device)
+    path = model_path(config)
+    if path.is_file():
+        try:
+            model = load_checkpoint(path, map_location=device).to(device)
+            stored = model.checkpoint_meta.get("key")
+            if model.config.get("name") == config.model and stored in (None, config.key()):
+                return model
+            warnings.warn(f"{path} holds {model.config.get('name')} (key {stored}), not {config.model} "
+                          f"(key {config.key()}); retraining", stacklevel=2)
+        except ValueError as err:  # a damaged cache entry is regenerable: say so and retrain
+            warnings.warn(f"{err}; retraining {config.model} on {config.preset}", stacklevel=2)
+    return core.train_model(config, device=device, progress=progress)
