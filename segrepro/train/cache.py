@@ -6,9 +6,14 @@ checkpoint (weights, optimizer, schedule, history) under ``cache_dir("models", "
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Callable
+
+from torch import nn
 
 from ..models import release
+from ..models.checkpoint import load_checkpoint
 from ..paths import cache_dir
 
 
@@ -33,3 +38,23 @@ def init_path(config) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"init_from={ref!r}: no checkpoint at {path} (train the clean model first)")
     return path
+
+
+def load_cached(path: Path, device, mismatch: Callable[[nn.Module], str | None], what: str) -> nn.Module | None:
+    """The checkpoint at ``path`` on ``device``, or ``None`` when it is absent, damaged or not the one wanted.
+
+    A cache entry is regenerable: a damaged one, or one for which ``mismatch(model)`` names what it holds
+    instead, gives a warning that ``what`` is retrained, and ``None``.
+    """
+    if not path.is_file():
+        return None
+    try:
+        model = load_checkpoint(path, map_location=device).to(device)
+    except ValueError as err:
+        warnings.warn(f"{err}; retraining {what}", stacklevel=3)
+        return None
+    held = mismatch(model)
+    if held:
+        warnings.warn(f"{path} holds {held}; retraining", stacklevel=3)
+        return None
+    return model

@@ -1,16 +1,13 @@
 """``get_model``: the released model of a config, else its cached checkpoint, else train it (once)."""
 from __future__ import annotations
 
-import warnings
-
 import torch
 
 from ..devices import resolve_device
 from ..models import release
-from ..models.checkpoint import load_checkpoint
 from ..models.wrap import SegModel
 from . import core
-from .cache import model_path
+from .cache import load_cached, model_path
 from .core import TrainConfig
 
 
@@ -32,15 +29,14 @@ def get_model(config: TrainConfig, device: torch.device | str | None = None, pro
     released = release.find(config.key())
     if released is not None:
         return release.load(released, device=device)
-    path = model_path(config)
-    if path.is_file():
-        try:
-            model = load_checkpoint(path, map_location=device).to(device)
-            stored = model.checkpoint_meta.get("key")
-            if model.config.get("name") == config.model and stored in (None, config.key()):
-                return model
-            warnings.warn(f"{path} holds {model.config.get('name')} (key {stored}), not {config.model} "
-                          f"(key {config.key()}); retraining", stacklevel=2)
-        except ValueError as err:  # a damaged cache entry is regenerable: say so and retrain
-            warnings.warn(f"{err}; retraining {config.model} on {config.preset}", stacklevel=2)
-    return core.train_model(config, device=device, progress=progress)
+    model = load_cached(model_path(config), device, lambda m: _mismatch(m, config),
+                        f"{config.model} on {config.preset}")
+    return model if model is not None else core.train_model(config, device=device, progress=progress)
+
+
+def _mismatch(model: SegModel, config: TrainConfig) -> str | None:
+    """What a cached checkpoint holds instead of ``config``'s model (``None``: it is that model)."""
+    stored = model.checkpoint_meta.get("key")
+    if model.config.get("name") == config.model and stored in (None, config.key()):
+        return None
+    return f"{model.config.get('name')} (key {stored}), not {config.model} (key {config.key()})"
