@@ -32,10 +32,10 @@ from tqdm.auto import tqdm
 
 from segrepro.models import build
 from segrepro.paths import results_dir
+from segrepro.run.battery import EvalAttack, robustness_table
 from segrepro.train import TrainConfig, get_model, model_path
 from segrepro.train import core
 from segrepro.train.adversarial import at_config, at_name
-from segrepro.run.battery import EvalAttack, robustness_table
 
 
 def clean_config(model: str, preset: str) -> TrainConfig:

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from segrepro.report import plots
-from segrepro.run.store import COLUMNS
 from segrepro.report.tables import pivot_transfer_table
+from segrepro.run.store import COLUMNS
 
 
 def _rows():

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from segrepro.run.store import COLUMNS
 from segrepro.report.tables import paper_name, pivot_transfer_table, summarise, with_paper_values
+from segrepro.run.store import COLUMNS
 
 
 def _rows():

@@ -2,18 +2,19 @@
 the runner plus a notebook end to end (what a user with VOC and checkpoints runs, at fixture scale)."""
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 from segrepro.data.fixtures import make_fake_cityscapes, make_fake_voc
+from segrepro.models import build, save_checkpoint
+from segrepro.models.sources import ModelSpec, check_contract, load_spec, parse_spec
+from segrepro.models.torchvision import TorchvisionSegModel, build_torchvision
 from segrepro.run import zoo as zoo_mod
 from segrepro.run.profiles import get_profile, parse_override
-from segrepro.models.sources import ModelSpec, check_contract, load_spec, parse_spec
 from segrepro.run.zoo import Zoo
-from segrepro.models import build, save_checkpoint
-from segrepro.models.torchvision import TorchvisionSegModel, build_torchvision
 
 torch.set_num_threads(1)
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -239,6 +240,8 @@ def test_paper_profile_end_to_end_cli_and_notebook(voc_root, files, tmp_path, mo
 
     monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path / "results"))
     monkeypatch.chdir(tmp_path)
+    # the notebook's kernel starts in tmp_path: let it import this checkout's segrepro, as the tests do
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")])))
     overrides = dict(data_root=str(voc_root), image_size=32, device="cpu", amp=False, channels_last=False,
                      sources=["psp"], targets=["lraspp", "bg"], n_images=2, batch_size=2, steps=2,
                      snapshots=[1, 2], long_steps=2, seeds=[0], threads=1, checkpoints=specs(files),

@@ -9,14 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from segrepro.report.claims import verdict_glue
 from segrepro.run import get_profile
 from segrepro.run.store import COLUMNS
+from segrepro.studies import get_study
 from segrepro.studies.dynamic_scaling import grids as ds
 from segrepro.studies.dynamic_scaling import claims as dsc
 from segrepro.studies.dynamic_scaling import classification as cls
 from segrepro.studies.dynamic_scaling import report as dst
-from segrepro.report.claims import verdict_glue
-from segrepro.studies import get_study
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "01_dynamic_scaling.ipynb"
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from segrepro.run import get_profile
 from segrepro.report import transfer as tt
+from segrepro.run import get_profile
 from segrepro.studies import get_study
 from segrepro.studies.segtrans import claims as stc
 from segrepro.studies.segtrans import grids as stg
