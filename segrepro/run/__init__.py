@@ -5,15 +5,16 @@
   adversarially trained models are named ``"psp_r18@PGD3-AT"``.
 - Grids: :class:`GridSpec`, :func:`run_grid` (resumable; examples made once per source, evaluated on
   every target), :class:`ResultStore` (the tidy CSV, written atomically after every cell);
-  :func:`run_study` / :func:`load_results` for a study record (``segrepro.studies`` names them).
+  ``runner.run_study`` / ``runner.load_results`` run and read a study record (``segrepro.studies.run_study``
+  and ``load_results`` take its name).
 - The robustness battery of the AT study: :mod:`segrepro.run.battery`.
 """
 from segrepro.run.grid import Cell, GridReport, GridSpec, MethodSpec, canonical_params, run_grid
 from segrepro.run.profiles import Profile, get_profile, parse_override
-from segrepro.run.runner import load_results, prepare, results_path, run_grids, run_study
+from segrepro.run.runner import prepare, results_path, run_grids
 from segrepro.run.store import ATTACK_METRICS, COLUMNS, COST_METRICS, ResultStore, read_table
 from segrepro.run.zoo import Zoo, parse_name
 
 __all__ = ["ATTACK_METRICS", "COLUMNS", "COST_METRICS", "Cell", "GridReport", "GridSpec", "MethodSpec", "Profile",
-           "ResultStore", "Zoo", "canonical_params", "get_profile", "load_results", "parse_name", "parse_override",
-           "prepare", "read_table", "results_path", "run_grid", "run_grids", "run_study"]
+           "ResultStore", "Zoo", "canonical_params", "get_profile", "parse_name", "parse_override", "prepare",
+           "read_table", "results_path", "run_grid", "run_grids"]
