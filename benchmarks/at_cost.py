@@ -32,14 +32,14 @@ from tqdm.auto import tqdm
 
 from segrepro.models import build
 from segrepro.paths import results_dir
+from segrepro.run.battery import EvalAttack, robustness_table
 from segrepro.train import TrainConfig, get_model, model_path
 from segrepro.train import core
 from segrepro.train.adversarial import at_config, at_name
-from segrepro.train.robustness import EvalAttack, robustness_table
 
 
 def clean_config(model: str, preset: str) -> TrainConfig:
-    """The embedded profile's clean config (``experiments.profiles``: 6 epochs x 1500 images, 96 px)."""
+    """The embedded profile's clean config (``run.profiles``: 6 epochs x 1500 images, 96 px)."""
     return TrainConfig(model=model, preset=preset, size=96, epochs=6, train_length=1500, width=16)
 
 

@@ -16,8 +16,10 @@ import sys
 import time
 from typing import Sequence
 
-#: Notebooks of the book, in order (``notebooks/<name>.ipynb``); missing ones are skipped with a warning.
-NOTEBOOKS = ("00_setup", "01_dynamic_scaling", "02_transegpgd", "03_segtrans", "04_rp_pgd", "05_comparison")
+from segrepro.studies import STUDIES
+
+#: Notebooks of the book, in order (``notebooks/<name>.ipynb``): one per study of ``segrepro.studies.STUDIES``.
+NOTEBOOKS = tuple(s.notebook for s in STUDIES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train the zoo and run the studies' grids (resumable)")
     common(run)
-    run.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies (default: all implemented)")
+    run.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies (default: all)")
     book = sub.add_parser("book", help="execute the notebooks with papermill and build the Jupyter Book")
     common(book)
     book.add_argument("--notebooks", default="notebooks", help="folder of the source notebooks")
@@ -57,7 +59,7 @@ def resolve_profile(name: str, overrides: Sequence[str]):
     Raises:
         ValueError: Unknown profile, malformed or unknown override (the message names the problem).
     """
-    from segrepro.experiments.profiles import get_profile, parse_override
+    from segrepro.run.profiles import get_profile, parse_override
 
     base = get_profile(name)
     values = dict(parse_override(text, base) for text in overrides)
@@ -74,21 +76,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train_release(args)
         profile, overrides = resolve_profile(args.profile, args.overrides)
         if args.command == "run":
-            from segrepro.experiments import studies
+            from segrepro.studies import get_study, names
 
-            only = args.only or studies.implemented()
+            only = args.only or names()
             for name in only:
-                if name not in studies.MODULES:
-                    raise ValueError(f"unknown study {name!r}; valid studies: {', '.join(studies.MODULES)}")
+                get_study(name)  # an unknown name raises, listing the valid ones
             return run(profile, only, progress=not args.no_progress)
-    except (ValueError, NotImplementedError) as err:
+    except ValueError as err:
         parser.error(str(err))  # exits with status 2 and the usage line
     except (FileNotFoundError, RuntimeError) as err:  # missing data root or checkpoint, CUDA absent
         print(f"segrepro: error: {err}", file=sys.stderr)
         return 1
-    from segrepro.experiments.book import build_book
+    from segrepro.book.build import build_book
 
-    index = build_book(profile, overrides=overrides, notebooks=args.notebooks, book_dir=args.book_dir,
+    index = build_book(profile, NOTEBOOKS, overrides=overrides, notebooks=args.notebooks, book_dir=args.book_dir,
                        config=args.config, build=not args.no_build)
     if index is not None:
         print(index)
@@ -107,7 +108,7 @@ def _train_release(args) -> int:
 
 
 def _profiles(args) -> int:
-    from segrepro.experiments.profiles import available
+    from segrepro.run.profiles import available
 
     if not args.name:
         print("\n".join(available()))
@@ -121,29 +122,26 @@ def run(profile, only: Sequence[str], progress: bool = True) -> int:
     """Prepare the zoo, run each study, print a summary and write ``timings.csv``."""
     import pandas as pd
 
-    from segrepro.experiments import evaluation as ev
-    from segrepro.experiments.grid import GridReport
-    from segrepro.experiments.runner import prepare, run_study
     from segrepro.paths import results_dir
+    from segrepro.run import distributed
+    from segrepro.run.grid import GridReport
+    from segrepro.run.runner import prepare
+    from segrepro.studies import run_study
 
-    ctx = ev.dist_context()
+    ctx = distributed.DistContext.from_env()
     timings, t_all = [], time.perf_counter()
     t0 = time.perf_counter()
     if ctx.rank != 0:  # rank 0 trains first; the others then load the cached checkpoints
-        ev.barrier(ctx)
+        distributed.barrier(ctx)
     zoo = prepare(profile, device=ctx.device if ctx.world_size > 1 else None, progress=progress)
     if ctx.rank == 0 and ctx.world_size > 1:
-        ev.barrier(ctx)
+        distributed.barrier(ctx)
     timings.append(dict(stage="prepare", seconds=time.perf_counter() - t0, computed=sum(len(zoo.names_for(p)) for p in profile.presets),
                         skipped=0, rows=0))
     for name in only:
         t0 = time.perf_counter()
         report = GridReport()
-        try:
-            run_study(profile, name, zoo=zoo, progress=progress, report=report)
-        except NotImplementedError as err:
-            print(f"warning: {err}; skipped", file=sys.stderr)
-            continue
+        run_study(profile, name, zoo=zoo, progress=progress, report=report)
         timings.append(dict(stage=name, seconds=time.perf_counter() - t0, computed=report.computed,
                             skipped=report.skipped, rows=report.rows))
     timings.append(dict(stage="total", seconds=time.perf_counter() - t_all,

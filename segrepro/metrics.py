@@ -7,10 +7,16 @@
   the label.
 - Attack success rate (ours): fraction of valid pixels predicted correctly on the clean image that
   are mispredicted on the adversarial one; relative mIoU drop ``1 - mIoU_adv / mIoU_clean``.
+
+Every metric is computed once, from counts (:class:`Counts`: the confusion matrix plus, against a
+clean prediction, the clean-correct and flipped pixel counts). Counts add up over batches, so a
+runner can accumulate them and drop the predictions; the grid runner, the robustness battery and
+the tensor-level helpers (:func:`mis_ratio`, :func:`attack_success_rate`) all go through them.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import torch
@@ -86,12 +92,73 @@ def pixel_accuracy(conf: torch.Tensor) -> float:
     return float(conf.diag().sum().double() / total) if total > 0 else math.nan
 
 
+def rate(part: int, whole: int) -> float:
+    """``part / whole`` of two pixel counts; NaN when ``whole`` is 0 (nothing to count)."""
+    return part / whole if whole else math.nan
+
+
+def error_rate(conf: torch.Tensor) -> float:
+    """MisRatio (SegPGD, Gu et al. 2022) of a confusion matrix: counted pixels off the diagonal / all counted."""
+    total = int(conf.sum())
+    return rate(total - int(conf.diag().sum()), total)
+
+
+@dataclass
+class Counts:
+    """Pixel counts of one prediction set, the source of every metric; ``a + b`` adds two batches.
+
+    Attributes:
+        conf: Confusion matrix ``(C, C)`` int64 (rows = target), ignored pixels left out.
+        clean_right: Valid pixels that the clean prediction gets right (0 without one).
+        flipped: Of those, pixels that this prediction gets wrong (the attack's successes).
+    """
+
+    conf: torch.Tensor
+    clean_right: int = 0
+    flipped: int = 0
+
+    @classmethod
+    def of(cls, pred: torch.Tensor, target: torch.Tensor, num_classes: int, clean_pred: torch.Tensor | None = None,
+           ignore_index: int = IGNORE_INDEX) -> "Counts":
+        """Count ``pred`` against ``target`` (and against ``clean_pred`` when given).
+
+        Shape: ``pred``, ``target`` and ``clean_pred`` the same, any shape, integer class ids.
+        """
+        conf = confusion_matrix(pred, target, num_classes, ignore_index)
+        if clean_pred is None:
+            return cls(conf)
+        _check_pair(clean_pred, target, ("clean_pred", "target"))
+        right = (target != ignore_index) & (clean_pred.to(target.device) == target)
+        flipped = right & (pred.to(target.device) != target)
+        return cls(conf, int(right.sum()), int(flipped.sum()))
+
+    def __add__(self, other: "Counts") -> "Counts":
+        return Counts(self.conf + other.conf, self.clean_right + other.clean_right, self.flipped + other.flipped)
+
+    @property
+    def miou(self) -> float:
+        return miou(self.conf)
+
+    @property
+    def mis_ratio(self) -> float:
+        return error_rate(self.conf)
+
+    @property
+    def asr(self) -> float:
+        """Attack success rate [ours]: ``flipped / clean_right`` (NaN when no pixel was right)."""
+        return rate(self.flipped, self.clean_right)
+
+
+def _classes(ignore_index: int, *labels: torch.Tensor) -> int:
+    """Enough classes for every id in ``labels`` (ignored ones aside): the largest id + 1."""
+    ids = [t[t != ignore_index] for t in labels]
+    return max([1, *(int(t.max()) + 1 for t in ids if t.numel())])
+
+
 def mis_ratio(pred: torch.Tensor, target: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> float:
     """MisRatio (SegPGD, Gu et al. 2022): fraction of valid pixels with ``pred != target``; NaN if none is valid."""
     _check_pair(pred, target)
-    valid = target != ignore_index
-    n = int(valid.sum())
-    return float((pred.to(target.device)[valid] != target[valid]).sum()) / n if n else math.nan
+    return Counts.of(pred, target, _classes(ignore_index, pred, target), ignore_index=ignore_index).mis_ratio
 
 
 def attack_success_rate(clean_pred: torch.Tensor, adv_pred: torch.Tensor, target: torch.Tensor,
@@ -100,15 +167,13 @@ def attack_success_rate(clean_pred: torch.Tensor, adv_pred: torch.Tensor, target
 
     Returns NaN when no valid pixel is correct on the clean image.
     """
-    _check_pair(clean_pred, target, ("clean_pred", "target"))
     _check_pair(adv_pred, target, ("adv_pred", "target"))
-    correct = (target != ignore_index) & (clean_pred.to(target.device) == target)
-    n = int(correct.sum())
-    return float((adv_pred.to(target.device)[correct] != target[correct]).sum()) / n if n else math.nan
+    n = _classes(ignore_index, clean_pred, adv_pred, target)
+    return Counts.of(adv_pred, target, n, clean_pred=clean_pred, ignore_index=ignore_index).asr
 
 
 def relative_drop(miou_adv: float, miou_clean: float) -> float:
-    """Relative mIoU drop ``1 - mIoU_adv / mIoU_clean``; NaN when the clean mIoU is 0."""
+    """Relative mIoU drop ``1 - mIoU_adv / mIoU_clean``; NaN when the clean mIoU is 0 (or NaN)."""
     return 1.0 - miou_adv / miou_clean if miou_clean else math.nan
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from segrepro.metrics import (attack_success_rate, confusion_matrix, evaluate, miou, mis_ratio, per_class_iou,
+from segrepro.metrics import (Counts, attack_success_rate, confusion_matrix, evaluate, miou, mis_ratio, per_class_iou,
                               pixel_accuracy, predict, relative_drop)
 from segrepro.models.wrap import SegModel
 
@@ -185,3 +185,16 @@ def test_weighted_counts_equal_a_duplicated_dataset():
     dup = image_counts(pred[idx], target[idx], 4, clean_pred=clean[idx])
     for k, v in metrics_from_counts(counts, w).items():
         assert float(v) == pytest.approx(float(metrics_from_counts(dup)[k]))
+
+
+def test_counts_add_over_batches_and_give_every_metric():
+    target = torch.tensor([0, 1, 2, 255, 1])
+    clean = torch.tensor([0, 1, 0, 0, 1])
+    adv = torch.tensor([1, 1, 0, 1, 2])
+    whole = Counts.of(adv, target, 3, clean_pred=clean)
+    halves = Counts.of(adv[:2], target[:2], 3, clean_pred=clean[:2]) + Counts.of(adv[2:], target[2:], 3,
+                                                                                   clean_pred=clean[2:])
+    assert halves.conf.tolist() == whole.conf.tolist() and (halves.clean_right, halves.flipped) == (3, 2)
+    assert whole.asr == pytest.approx(2 / 3) and whole.mis_ratio == pytest.approx(3 / 4)
+    assert whole.miou == miou(confusion_matrix(adv, target, 3))
+    assert math.isnan(Counts.of(adv, target, 3).asr)  # no clean prediction: nothing to flip

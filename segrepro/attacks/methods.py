@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from segrepro.attacks.grads import Momentum, TranslationInvariant
-from segrepro.attacks.objectives import RPPGD, CosPGD, CrossEntropy, SegPGD, TranSegPGD
+from segrepro.attacks.objectives import RPPGD, CosPGD, CrossEntropy, CWMargin, SegPGD, TranSegPGD
 from segrepro.attacks.parts import GradTransform, InputTransform, Objective, Param, one_of
 from segrepro.attacks.steps import STEPS
 from segrepro.attacks.transforms import DiverseInputs, DynamicScaling, RegionShuffle, RegionZoom
@@ -117,6 +117,8 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("segtrans", inputs=(RegionShuffle(),), source="[paper: 000 abstract; ours] SegTrans region shuffle"),
     Method("segtrans_zoom", inputs=(RegionZoom(),), source="[ours] SegTrans zoom variant"),
     Method("rp_pgd", objective=RPPGD(), random_start=True, source="[paper: 004 Eqs. 3-9, Alg. 1] RP-PGD"),
+    Method("cw", objective=CWMargin(), random_start=True,
+           source="[ref: Carlini & Wagner 2017 f6 margin; L-inf PGD steps, ours] CW-style (RP-PGD Tables 4-5)"),
 ]}
 
 

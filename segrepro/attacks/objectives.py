@@ -1,4 +1,4 @@
-"""Pixel objectives: plain CE, SegPGD, CosPGD, TranSegPGD and RP-PGD.
+"""Pixel objectives: plain CE, SegPGD, CosPGD, TranSegPGD, RP-PGD and the CW-style margin.
 
 The equation-level functions live in :mod:`segrepro.attacks.weights` and are re-exported here
 (``segpgd_weights``, ``cospgd_weights``, ``weighted_ce``, ``rppgd_lambdas``, ``prototype_loss``,
@@ -13,15 +13,15 @@ import torch
 
 from segrepro.attacks.context import AttackContext
 from segrepro.attacks.parts import Objective, Param, in_range, one_of
-from segrepro.attacks.weights import (class_argmax, cospgd_weights, pixel_ce, pixel_kl, prototype_loss, rppgd_lambdas,
+from segrepro.attacks.weights import (class_argmax, cospgd_weights, cw_margin, pixel_ce, pixel_kl, prototype_loss, rppgd_lambdas,
                                       rppgd_regions, rppgd_update, segpgd_weights, transegpgd_stage1_weights,
                                       transegpgd_stage2_split, transegpgd_stage2_weights, weighted_ce)
 from segrepro.validation import IGNORE_INDEX
 
 __all__ = ["class_argmax", "pixel_ce", "weighted_ce", "segpgd_weights", "cospgd_weights", "transegpgd_stage1_weights",
            "pixel_kl", "transegpgd_stage2_split", "transegpgd_stage2_weights", "rppgd_lambdas", "rppgd_update", "rppgd_regions",
-           "prototype_loss", "transegpgd_stage2_flags", "CrossEntropy", "SegPGD", "CosPGD", "TranSegPGD",
-           "RPPGD"]
+           "prototype_loss", "cw_margin", "transegpgd_stage2_flags", "CrossEntropy", "SegPGD", "CosPGD",
+           "TranSegPGD", "RPPGD", "CWMargin"]
 
 
 class CrossEntropy(Objective):
@@ -49,6 +49,23 @@ class CosPGD(Objective):
 
     def loss(self, logits, labels, features, ctx, geometry):
         return weighted_ce(logits, labels, cospgd_weights(logits.detach(), labels))
+
+
+class CWMargin(Objective):
+    """CW-style margin (Carlini & Wagner 2017, f6; :func:`~segrepro.attacks.weights.cw_margin`).
+
+    Maximised with L-inf PGD steps, as the "CW-L-inf" attack of robustness benchmarks (RP-PGD
+    Tables 4-5). The original CW is an L2 optimisation (Adam on a tanh change of variable with a
+    binary search over the trade-off ``c``), not a projected-gradient loop; its loss is what
+    "CW-style" keeps.
+    """
+
+    name = "cw"
+    params = {"kappa": Param(0.0, "[ours; CW's confidence kappa]", "margin at which a pixel stops counting",
+                             in_range(0.0, math.inf))}
+
+    def loss(self, logits, labels, features, ctx, geometry):
+        return cw_margin(logits, labels, ctx.params["kappa"])
 
 
 @torch.no_grad()

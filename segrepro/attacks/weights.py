@@ -47,6 +47,22 @@ def weighted_ce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tenso
     return total / n_valid
 
 
+def cw_margin(logits: torch.Tensor, labels: torch.Tensor, kappa: float = 0.0) -> torch.Tensor:
+    """CW-style margin (Carlini & Wagner 2017, f6), mean over valid pixels of ``min(max_{j!=y} z_j - z_y, kappa)``.
+
+    Maximising it pushes the best wrong logit above the true one, up to the confidence ``kappa``.
+    Ignored pixels (label 255) count nowhere; a batch without valid pixels gives 0.
+
+    Shape: logits ``(N,C,H,W)``, labels ``(N,H,W)`` -> scalar.
+    """
+    valid = labels != IGNORE_INDEX
+    target = labels.clamp(0, logits.shape[1] - 1)
+    true = logits.gather(1, target[:, None])[:, 0]
+    others = logits.scatter(1, target[:, None], -torch.inf).amax(1)
+    margin = (others - true).clamp(max=kappa)
+    return (margin * valid).sum() / valid.sum().clamp(min=1)
+
+
 def _correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     valid = labels != IGNORE_INDEX
     return (class_argmax(logits) == labels) & valid, valid
@@ -212,6 +228,6 @@ def prototype_loss(features: torch.Tensor, labels: torch.Tensor, true_mask: torc
     return per_image.mean()
 
 
-__all__ = ["class_argmax", "pixel_ce", "weighted_ce", "segpgd_weights", "cospgd_weights", "transegpgd_stage1_weights",
+__all__ = ["class_argmax", "pixel_ce", "weighted_ce", "cw_margin", "segpgd_weights", "cospgd_weights", "transegpgd_stage1_weights",
            "pixel_kl", "transegpgd_stage2_split", "transegpgd_stage2_weights", "rppgd_lambdas", "rppgd_update", "rppgd_regions",
            "prototype_loss"]

@@ -14,7 +14,7 @@ from torch import nn
 
 from .small_resnet import ResNetBackbone
 from .small_vgg import init_weights, vgg16_bn_stages
-from .wrap import IMAGENET_MEAN, IMAGENET_STD
+from .wrap import IMAGENET_MEAN, IMAGENET_STD, check_build
 
 
 class Classifier(nn.Module):
@@ -77,10 +77,5 @@ def build_classifier(name: str, num_classes: int, width: int = 16) -> Classifier
     Returns:
         A :class:`Classifier` taking images in [0,1].
     """
-    if name not in _CLASSIFIERS:
-        raise ValueError(f"unknown classifier {name!r}; valid names: {available_classifiers()}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be a positive integer, got {width!r}")
+    check_build("classifier", name, available_classifiers(), num_classes, width)
     return _CLASSIFIERS[name](num_classes, width)

@@ -79,3 +79,17 @@ class SegModel(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_features(x)[1]
+
+
+def check_build(kind: str, name: str, valid: list[str], num_classes: int, width: int) -> None:
+    """The argument checks of every builder (``build``, ``build_classifier``).
+
+    Raises:
+        ValueError: An unknown ``name`` (lists the ``valid`` ones), or a class count or width that is not
+            a positive integer.
+    """
+    if name not in valid:
+        raise ValueError(f"unknown {kind} {name!r}; valid names: {valid}")
+    for arg, value in (("num_classes", num_classes), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")

@@ -19,7 +19,7 @@ from typing import Callable
 
 from .small_resnet import DilatedResNetSeg
 from .small_vgg import FCNVGG16
-from .wrap import SegModel
+from .wrap import SegModel, check_build
 
 _ZOO: dict[str, Callable[..., SegModel]] = {
     "fcn8s_vgg16": lambda c, w, **kw: FCNVGG16(c, w, stride=8, name="fcn8s_vgg16", **kw),
@@ -53,10 +53,5 @@ def build(name: str, num_classes: int, width: int = 16, **kw) -> SegModel:
         >>> model(torch.rand(2, 3, 96, 96)).shape
         torch.Size([2, 10, 96, 96])
     """
-    if name not in _ZOO:
-        raise ValueError(f"unknown model {name!r}; valid names: {available()}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be a positive integer, got {width!r}")
+    check_build("model", name, available(), num_classes, width)
     return _ZOO[name](num_classes, width, **kw)

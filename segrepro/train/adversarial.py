@@ -125,7 +125,7 @@ def at_config(base, method: str, steps: int = 3, **overrides: Any):
 
     ``init_from`` is the clean config's key, so :func:`segrepro.train.get_model` trains (or loads)
     the clean model's cache entry first and fine-tunes from it. Equal to what
-    ``segrepro.experiments.zoo.train_config`` builds for ``"<arch>@<ATTACK><T>-AT"`` with
+    ``segrepro.run.zoo.train_config`` builds for ``"<arch>@<ATTACK><T>-AT"`` with
     ``profile.at_train = {**AT_RECIPE, ...}``.
 
     Args:

@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import time
-import warnings
 from dataclasses import dataclass
 
 import torch
@@ -22,9 +21,10 @@ from tqdm import tqdm  # not tqdm.auto: it warns in kernels without ipywidgets
 
 from ..devices import resolve_device
 from ..models import release
-from ..models.checkpoint import load_checkpoint, save_checkpoint
+from ..models.checkpoint import save_checkpoint
 from ..models.classifiers import available_classifiers, build_classifier
 from ..paths import cache_dir
+from .cache import load_cached
 
 
 @dataclass(frozen=True)
@@ -138,13 +138,6 @@ def get_classifier(config: ClassifierConfig, device=None, progress: bool = True)
     name = release.find(config.key())
     if name is not None:
         return release.load(name, device=device)
-    path = classifier_path(config)
-    if path.is_file():
-        try:
-            model = load_checkpoint(path, map_location=device)
-            if model.config.get("name") == config.model:
-                return model.to(device).eval()
-            warnings.warn(f"{path} holds {model.config.get('name')}, not {config.model}; retraining", stacklevel=2)
-        except ValueError as err:  # a damaged cache entry is regenerable: say so and retrain
-            warnings.warn(f"{err}; retraining {config.model}", stacklevel=2)
-    return train_classifier(config, device=device, progress=progress)
+    model = load_cached(classifier_path(config), device,
+                        lambda m: None if m.config.get("name") == config.model else m.config.get("name"), config.model)
+    return model if model is not None else train_classifier(config, device=device, progress=progress)

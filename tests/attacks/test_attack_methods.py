@@ -4,7 +4,7 @@ import pytest
 from segrepro.attacks import METHODS, Method, available, describe, get_method
 
 PUBLIC = ["fgsm", "bim", "fs", "pgd", "mi", "di", "ti", "segpgd", "cospgd", "ds", "transegpgd", "segtrans",
-          "segtrans_zoom", "rp_pgd"]
+          "segtrans_zoom", "rp_pgd", "cw"]
 
 
 def test_available_lists_the_public_names():

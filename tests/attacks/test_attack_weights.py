@@ -157,3 +157,13 @@ def test_class_argmax_matches_argmax_with_first_index_on_ties():
     assert O.class_argmax(logits).tolist() == [[[1, 0, 0]]]
     z = torch.randn(2, 5, 4, 4)
     assert torch.equal(O.class_argmax(z), z.argmax(1))
+
+
+def test_cw_margin_by_hand():
+    # pixel 1: y=0, logits (2, 0, 1): max other 1 - 2 = -1; pixel 2: y=0, (0, 3, 1): 3 > kappa=0 -> 0;
+    # pixel 3: ignored. Mean over the 2 valid pixels: -0.5 (kappa 0); with kappa 5: (-1 + 3) / 2 = 1.
+    logits = _logits([2.0, 0.0, 1.0], [0.0, 3.0, 1.0], [9.0, 0.0, 0.0])  # (1,3,1,3)
+    labels = torch.tensor([[[0, 0, 255]]])
+    assert O.cw_margin(logits, labels).item() == pytest.approx(-0.5)
+    assert O.cw_margin(logits, labels, kappa=5.0).item() == pytest.approx(1.0)
+    assert O.cw_margin(logits, torch.full_like(labels, 255)).item() == 0.0

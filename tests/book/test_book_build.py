@@ -6,11 +6,13 @@ import nbformat
 import pytest
 import yaml
 
-from segrepro.book_check import book_pages
+from segrepro.book.check import book_pages
+from segrepro.studies import STUDIES
 
 REPO = Path(__file__).resolve().parents[2]
-CHAPTERS = ["intro", "methods", "scale", "00_setup", "01_dynamic_scaling", "02_transegpgd", "03_segtrans",
-            "04_rp_pgd", "05_comparison", "paper_scale", "limitations", "reproduce"]
+#: The prose pages around the studies' chapters (one chapter per study, in ``STUDIES`` order).
+BEFORE, AFTER = ["intro", "methods", "scale"], ["paper_scale", "limitations", "reproduce", "api"]
+CHAPTERS = [*BEFORE, *(s.notebook for s in STUDIES), *AFTER]
 
 
 def test_config_builds_offline_and_never_executes():

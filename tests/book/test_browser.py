@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from segrepro.book_check import check_book, find_chromium
+from segrepro.book.check import check_book, find_chromium
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "book"

@@ -8,9 +8,9 @@ import torch
 import segrepro.train.adversarial as adv_mod
 import segrepro.train.core as core
 from _at_toys import ToyNet, ToyPixels, install
+from segrepro.run.battery import EvalAttack, robustness_table
 from segrepro.train import TrainConfig, model_path, partial_path, train_model
 from segrepro.train.adversarial import AT_RECIPE, adversarial_batch, at_config, at_name, split_sizes
-from segrepro.train.robustness import EvalAttack, robustness_table
 
 torch.set_num_threads(1)
 

@@ -46,9 +46,9 @@ def test_total_size_is_at_most_40_mb(manifest):
 
 
 def test_embedded_profile_uses_only_releases():
-    from segrepro.experiments.profiles import get_profile
-    from segrepro.experiments.studies.dynamic_scaling_cls import CLASSIFIERS, ClsSettings
-    from segrepro.experiments.zoo import train_config
+    from segrepro.run.profiles import get_profile
+    from segrepro.studies.dynamic_scaling.classification import CLASSIFIERS, ClsSettings
+    from segrepro.run.zoo import train_config
 
     profile = get_profile("embedded")
     names = [(preset, m) for preset in profile.presets for m in profile.models]
