@@ -13,6 +13,7 @@ from the copied table of contents, so the book builds with whatever exists.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -83,10 +84,31 @@ def assemble(book_src: str | Path, config: str | Path, book_dir: str | Path, not
             (shutil.copytree if page.is_dir() else shutil.copy2)(page, book_src / page.name)
     for nb in notebooks:
         shutil.copy2(nb, book_src / nb.name)
+    (book_src / "cli_help.txt").write_text(cli_help())
     present = {p.stem for p in book_src.iterdir() if p.suffix in (".md", ".ipynb")}
     toc = yaml.safe_load((book_dir / "_toc.yml").read_text())
     (book_src / "_toc.yml").write_text(yaml.safe_dump(_prune(toc, present), sort_keys=False))
     return book_src
+
+
+def cli_help() -> str:
+    """``segrepro --help`` and each subcommand's help, as printed (the API page includes it).
+
+    Run as a subprocess: the book layer does not import the CLI that drives it.
+    """
+    import subprocess
+    import sys
+
+    def run(*args: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "segrepro.cli", *args, "--help"], capture_output=True, text=True)
+        return out.stdout
+
+    main = run()
+    commands = re.search(r"\{([a-z,]+)\}", main)
+    parts = [f"$ segrepro --help\n{main}"]
+    for name in (commands.group(1).split(",") if commands else []):
+        parts.append(f"$ segrepro {name} --help\n{run(name)}")
+    return "\n".join(parts)
 
 
 def _prune(node: Any, present: set[str]) -> Any:

@@ -73,6 +73,9 @@ def build_tiny_book(dest: Path) -> Path:
         shutil.copy(page, src / page.name)
     shutil.copy(REPO / "book" / "_toc.yml", src / "_toc.yml")
     shutil.copy(REPO / "_config.yml", src / "_config.yml")
+    from segrepro.book.build import cli_help
+
+    (src / "cli_help.txt").write_text(cli_help())
     raw = dest / "tiny.ipynb"
     nbformat.write(tiny_notebook(), raw)
     executed = dest / "tiny_executed.ipynb"
