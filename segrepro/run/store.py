@@ -98,6 +98,16 @@ class ResultStore:
         rows = self._table[(self._table["cell"] == cell) & ~self._table["metric"].isin(COST_METRICS)]
         return set(zip(rows["target"], rows["eval_scale"]))
 
+    def drop(self, cell: str, targets: Sequence[str]) -> int:
+        """Remove a cell's rows for ``targets`` (before their recomputation replaces them); returns how many."""
+        gone = (self._table["cell"] == cell) & self._table["target"].isin(list(targets)) \
+            & ~self._table["metric"].isin(COST_METRICS)
+        if not gone.any():
+            return 0
+        self._table = self._table[~gone].reset_index(drop=True)
+        self._write(self._table)
+        return int(gone.sum())
+
     def add(self, rows: Iterable[Mapping] | pd.DataFrame) -> int:
         """Append rows and rewrite the file atomically. Returns the number of rows added."""
         new = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
