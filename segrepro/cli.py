@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--only", nargs="+", metavar="NAME", help="only these releases, e.g. psp_r18/shapes")
     train.add_argument("--device", default=None, help="cpu, cuda, cuda:K (default: CUDA when available)")
     train.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    plan = sub.add_parser("plan", help="what a run will cost: cells, images, passes, memory, time estimate")
+    common(plan)
+    plan.add_argument("--only", nargs="+", metavar="STUDY", help="plan only these studies (default: all)")
+    plan.add_argument("--no-calibrate", action="store_true",
+                      help="count only; skip the timed attack iterations that give the time estimate")
+    plan.add_argument("--all-cells", action="store_true", help="count stored cells too (default: what is left)")
     prof = sub.add_parser("profiles", help="list the profiles, or show one's fields")
     prof.add_argument("name", nargs="?")
     prof.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
@@ -75,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             return _train_release(args)
         profile, overrides = resolve_profile(args.profile, args.overrides)
+        if args.command == "plan":
+            return _plan(profile, args)
         if args.command == "run":
             from segrepro.studies import get_study, names
 
@@ -104,6 +112,53 @@ def _train_release(args) -> int:
 
     rows = rebuild(only=args.only, device=args.device, progress=not args.no_progress)
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def _plan(profile, args) -> int:
+    """Print the cost table of a run (``segrepro plan``); the time estimate comes from a short calibration."""
+    import torch
+
+    from segrepro.run import plan
+    from segrepro.run.grid import GridSpec
+    from segrepro.run.runner import results_path
+    from segrepro.run.store import ResultStore
+    from segrepro.run.zoo import Zoo
+    from segrepro.studies import get_study, names
+
+    studies = [get_study(n) for n in (args.only or names())]
+    zoo = Zoo(profile, progress=not args.no_progress)
+    costs, sizes = [], {}
+    for study in studies:
+        store = ResultStore(results_path(profile, study.name))
+        done = None if args.all_cells else store.has_cell
+        for spec in study.grids(profile):
+            if isinstance(spec, GridSpec):
+                costs.append(plan.count(study.name, spec, done))
+                sizes[spec.preset] = spec
+    timing = None
+    if not args.no_calibrate and costs:
+        timing = {}
+        for preset, spec in sizes.items():
+            x = zoo.data(preset, 1)[0]
+            names_needed = sorted({m for c in costs if c.preset == preset for m in (*c.sources, *c.targets)})
+            models = {m: zoo.model(preset, m) for m in names_needed}
+            timing.update(plan.calibrate(models, tuple(x.shape[-2:]), profile.batch_size, zoo.device,
+                                         next(iter(models.values())).num_classes))
+    table = plan.table(costs, timing)
+    device = torch.cuda.get_device_name(0) if zoo.device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"segrepro plan --profile {profile.name}: {'cells still to compute' if not args.all_cells else 'all cells'}"
+          f" (calibrated on {device}{', not calibrated' if timing is None else ''})")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}") if len(table) else "nothing to compute")
+    if len(table):
+        spec = next(iter(sizes.values()))
+        h = w = profile.image_size or 96
+        peak = plan.peak_bytes(profile.batch_size, (h, w), len(spec.snapshots))
+        print(f"total: {table['cells'].sum()} cells, {table['images'].sum()} attacked images, "
+              f"{table['fwd+bwd (k)'].sum() / 1e3:.3f} M forward+backward and {table['fwd (k)'].sum() / 1e3:.3f} M forward passes"
+              + (f", about {table['minutes'].sum() / 60:.1f} h on this device" if timing else ""))
+        print(f"peak memory of the images a streaming cell holds: {peak / 2**20:.0f} MiB per batch of "
+              f"{profile.batch_size} (independent of n_images; model activations come on top)")
     return 0
 
 

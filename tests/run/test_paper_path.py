@@ -285,3 +285,18 @@ def test_book_passes_set_lists_to_the_notebooks_as_lists(tmp_path, monkeypatch):
     assert seen["overrides"] == {"sources": ["psp", "bg"], "checkpoints": {"psp": "zoo:/c/psp.pt"}}
     code = PythonTranslator.translate(seen["overrides"])  # the line papermill injects into the notebook
     assert get_profile("paper", **eval(code)).sources == ("psp", "bg")
+
+
+def test_plan_prints_the_paper_profile_cost_on_the_fixture(voc_root, files, tmp_path, monkeypatch, capsys):
+    """``segrepro plan --profile paper`` on CPU: cells, images, passes per study and a calibrated estimate."""
+    from segrepro.cli import main
+
+    monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path / "results"))
+    overrides = dict(data_root=str(voc_root), image_size=32, device="cpu", amp=False, channels_last=False,
+                     sources=["psp"], targets=["lraspp", "bg"], n_images=2, batch_size=2, steps=2,
+                     snapshots=[1, 2], long_steps=2, seeds=[0], threads=1, checkpoints=specs(files))
+    argv = ["plan", "--profile", "paper", "--only", "dynamic_scaling", "--no-progress"]
+    assert main(argv + [a for key, value in overrides.items() for a in ("--set", f"{key}={set_text(value)}")]) == 0
+    out = capsys.readouterr().out
+    assert "dynamic_scaling" in out and "minutes" in out and "calibrated on CPU" in out
+    assert "peak memory" in out and "independent of n_images" in out
