@@ -41,9 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--book-dir", default="book", help="folder of _toc.yml and the prose pages")
     book.add_argument("--config", default="_config.yml", help="the book's _config.yml")
     book.add_argument("--no-build", action="store_true", help="execute the notebooks, skip jupyter-book build")
-    train = sub.add_parser("train", help="rebuild the released embedded models (segrepro/weights)")
-    train.add_argument("--release", action="store_true", required=True,
-                       help="retrain the released models from scratch and rewrite their manifest")
+    train = sub.add_parser("train", help="rebuild the released embedded models, or AT-fine-tune a checkpoint")
+    mode = train.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--release", action="store_true",
+                      help="retrain the released models from scratch and rewrite their manifest")
+    mode.add_argument("--at", metavar="SPEC", help="adversarially fine-tune this model spec (zoo:/tv:/mmseg:) "
+                      "on the profile's dataset, e.g. tv:deeplabv3_resnet50=dlv3.pth")
+    train.add_argument("--attack", default="PGD", help="training attack for --at: PGD, SegPGD, CosPGD or RP-PGD")
+    train.add_argument("--steps", type=int, default=3, help="training attack iterations for --at (3 or 7)")
+    train.add_argument("--epochs", type=int, default=1, help="passes over the train split for --at")
+    train.add_argument("--max-images", type=int, default=None, help="use only the first N training images (--at)")
+    train.add_argument("--batch-size", type=int, default=8, help="images per AT step for --at (half adversarial)")
+    train.add_argument("--out", help="output weights file for --at (same format as the input spec)")
+    train.add_argument("--profile", default="paper", help="profile giving the dataset for --at (default: paper)")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                       help="profile overrides for --at, e.g. --set data_root=/data/VOC")
     train.add_argument("--only", nargs="+", metavar="NAME", help="only these releases, e.g. psp_r18/shapes")
     train.add_argument("--device", default=None, help="cpu, cuda, cuda:K (default: CUDA when available)")
     train.add_argument("--no-progress", action="store_true", help="no tqdm bars")
@@ -105,13 +117,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _train_release(args) -> int:
-    """Retrain the released models and print their clean mIoU, PGD-20 mIoU and training time."""
+    """Retrain the released models (table of clean mIoU, PGD-20 mIoU, seconds), or AT-fine-tune one spec."""
     import pandas as pd
+
+    if args.at:
+        return _finetune(args)
 
     from segrepro.train.release import rebuild
 
     rows = rebuild(only=args.only, device=args.device, progress=not args.no_progress)
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def _finetune(args) -> int:
+    """``segrepro train --at SPEC``: AT fine-tune on the profile's first dataset; prints the new spec."""
+    from segrepro.data import get_dataset
+    from segrepro.models.sources import REAL_DATASETS, num_classes
+    from segrepro.train.finetune import FinetuneConfig, finetune
+
+    if not args.out:
+        raise ValueError("--at needs --out FILE (where the fine-tuned weights go)")
+    profile, _ = resolve_profile(args.profile, args.overrides)
+    preset = profile.presets[0]
+    kw = {"root": profile.data_root} if preset in REAL_DATASETS else {}
+    dataset = get_dataset(preset, "train", size=profile.image_size, **kw)
+    config = FinetuneConfig(attack=args.attack, steps=args.steps, epochs=args.epochs, max_images=args.max_images,
+                            batch_size=args.batch_size)
+    spec = finetune(args.at, dataset, num_classes(preset), args.out, config, device=args.device,
+                    progress=not args.no_progress)
+    print(spec)
     return 0
 
 

@@ -184,9 +184,16 @@ _EMBEDDED = Profile(
 # whole VOC 2012 val split (1449 images; Cityscapes val: --set presets=cityscapes --set n_images=500)
 # at 512 px (mmseg's test resize), three seeds, CUDA with autocast and channels_last. Every model is
 # loaded from ``checkpoints`` (the user's files, given with --set): none is trained.
+#: Adversarially trained models the papers' AT tables need at paper scale (DS Table 3: the PSPNet and
+#: DeepLabV3 targets; RP-PGD Tables 4-6: both architectures with 3- and 7-step AT of every strategy).
+#: None is published: make each with ``segrepro train --at <clean spec> --attack X --steps T --out F``
+#: and name it in ``checkpoints``; drop the ones you do not have with ``--set at_models=...``.
+PAPER_AT_MODELS = tuple(f"{arch}@{attack}{steps}-AT" for arch in ("psp_r50", "dlv3_r50") for steps in (3, 7)
+                        for attack in ("PGD", "SegPGD", "CosPGD", "RP-PGD"))
+
 _PAPER = Profile(
     name="paper", presets=("voc",), data_root=None, image_size=512,
-    models=(), at_models=(),
+    models=(), at_models=PAPER_AT_MODELS,
     sources=("fcn8s_vgg16", "psp_r50", "dlv3_r50"),
     targets=("fcn8s_vgg16", "fcn16s_vgg16", "psp_r50", "psp_r101", "dlv3_r50", "dlv3_r101"),
     eps=(0.03,), alpha=0.01, steps=1000,
