@@ -28,8 +28,8 @@ from segrepro.studies import STUDIES
 NOTEBOOKS = tuple(s.notebook for s in STUDIES)
 
 # The help is plain text (the module docstring is reST for the API docs).
-_DESCRIPTION = "Reproduce transfer-based adversarial attacks on semantic segmentation: train the model zoo, " \
-               "run the studies' grids (resumable) and build the Jupyter Book."
+_DESCRIPTION = ("Reproduce transfer-based adversarial attacks on semantic segmentation:\n"
+                "train the model zoo, run the studies' grids (resumable) and build the Jupyter Book.")
 _EXAMPLES = """examples:
   segrepro run --profile embedded                  everything, resumable
   segrepro run --profile smoke --only setup dynamic_scaling --set steps=6 --set eps=0.03,0.06
@@ -40,14 +40,16 @@ _EXAMPLES = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    study_names = ", ".join(s.name for s in STUDIES)
+    from segrepro.run.profiles import available
+
+    study_names, profiles = ", ".join(s.name for s in STUDIES), ", ".join(available())
     parser = argparse.ArgumentParser(prog="segrepro", description=_DESCRIPTION, epilog=_EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"segrepro {segrepro.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--profile", default="embedded", help="smoke, embedded (default) or paper")
+        p.add_argument("--profile", default="embedded", help=f"{profiles} (default: embedded)")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                        help="override a profile field, e.g. --set steps=50 --set eps=0.03,0.06 (repeatable; "
                             "'segrepro profiles NAME' lists the fields)")
@@ -75,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default=None, help="cpu, cuda, cuda:K (default: CUDA when available)")
     train.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     prof = command("profiles", "list the profiles, or show one's fields")
-    prof.add_argument("name", nargs="?", help="smoke, embedded or paper (default: list them)")
+    prof.add_argument("name", nargs="?", help=f"{profiles} (default: list them)")
     prof.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                       help="override a profile field, as for run")
     return parser
