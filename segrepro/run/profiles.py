@@ -59,10 +59,11 @@ class Profile:
         eps: L-inf budgets (the papers use 0.03; 0.06 is added because synthetic models are robust).
         alpha: Step size (0.01, DS and RP-PGD papers).
         steps: Iterations of the main grid.
-        snapshots: Iterations at which examples are evaluated (one run to ``max(snapshots)``).
+        snapshots: Iterations at which examples are evaluated (one run to ``max(snapshots)``), within 1..``steps``.
         long_steps: Iterations of the long run (DS Fig. 4); studies decide where to use it.
         n_images: Validation images attacked per cell.
-        seeds: Attack seeds (random start, DS scales, ...); the 95 % intervals are over these.
+        seeds: Attack seeds (random start, DS scales, ...); the 95 % intervals are over these. Each once:
+            a tuple field never lists a value twice.
         batch_size: Attack and evaluation batch size.
         train: Overrides of ``segrepro.train.TrainConfig`` for the clean zoo.
         at_train: Overrides of ``TrainConfig`` for adversarial fine-tuning (``epochs``, ``at_steps``, ...).
