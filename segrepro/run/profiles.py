@@ -222,8 +222,10 @@ def _coerce(key: str, value: Any) -> Any:
         return _int(key, value, _INT_MIN[key])
     if kind is float:
         return _positive(key, value)
-    if key == "device" and type(value).__name__ == "device":  # a torch.device
-        value = str(value)
+    if key == "device" and not isinstance(value, str):
+        import torch
+
+        value = str(value) if isinstance(value, torch.device) else value
     if key == "data_root" and isinstance(value, os.PathLike):
         value = os.fspath(value)
     if not isinstance(value, str) or not value.strip():
@@ -357,7 +359,8 @@ def check_models(profile: Profile) -> None:
                 continue
             if profile.checkpoints:
                 raise ValueError(f"{key}: model {name!r} has no spec in checkpoints (given for "
-                                 f"{sorted(profile.checkpoints)}); with checkpoints, every model is loaded, none trained")
+                                 f"{sorted(profile.checkpoints)}); with checkpoints, every model is loaded, "
+                                 "none trained")
             if parse_name(name)[0] not in zoo.available():
                 raise ValueError(f"{key}: unknown model {name!r}; zoo models: {', '.join(zoo.available())} "
                                  "(a model with a spec in checkpoints may have any name)")
@@ -387,7 +390,8 @@ def _check_fields(overrides: Mapping[str, Any]) -> None:
     if unknown:
         near = sorted({m for k in unknown for m in difflib.get_close_matches(k, field_names(), n=2, cutoff=0.6)})
         hint = f" (did you mean {', '.join(near)}?)" if near else ""
-        raise ValueError(f"unknown profile field(s) {', '.join(unknown)}{hint}; valid fields: {', '.join(field_names())}")
+        raise ValueError(f"unknown profile field(s) {', '.join(unknown)}{hint}; "
+                         f"valid fields: {', '.join(field_names())}")
 
 
 _SMOKE = Profile(

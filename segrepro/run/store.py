@@ -101,6 +101,7 @@ def _parse(path: Path, data: bytes) -> pd.DataFrame:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise DamagedTableError(path, f"it is not UTF-8 text (byte {err.start})") from None
+    text = text.replace("\r\n", "\n")  # a table written on Windows by an older version
     if "\x00" in text:
         raise DamagedTableError(path, "it holds binary data (NUL bytes)")
     if not text.endswith("\n"):
@@ -151,7 +152,8 @@ class ResultStore:
 
     def reload(self) -> None:
         """Re-read the file (after another process, e.g. rank 0 of a torchrun job, rewrote it)."""
-        self._table, self._stamp = read_table(self.path), self._file_stamp()
+        self._stamp = self._file_stamp()  # before reading: a file replaced meanwhile only causes one more re-read
+        self._table = read_table(self.path)
 
     @property
     def table(self) -> pd.DataFrame:
