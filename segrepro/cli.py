@@ -7,6 +7,11 @@ Examples::
     segrepro book --profile embedded                      # papermill every notebook, build the book
     segrepro profiles embedded                            # show a profile's fields
     torchrun --nproc_per_node 2 -m segrepro.cli run --profile smoke   # cells sharded across ranks
+
+Errors are one line on stderr: a bad argument, profile field or study name exits with status 2 (with
+the usage line) before any model is prepared, since every selected study's grids are built from the
+profile first (:func:`check_grids`); a failure while running (a missing dataset or checkpoint, CUDA
+absent, a damaged result table, a failed notebook) exits with status 1.
 """
 from __future__ import annotations
 
@@ -16,32 +21,56 @@ import sys
 import time
 from typing import Sequence
 
+import segrepro
 from segrepro.studies import STUDIES
 
 #: Notebooks of the book, in order (``notebooks/<name>.ipynb``): one per study of ``segrepro.studies.STUDIES``.
 NOTEBOOKS = tuple(s.notebook for s in STUDIES)
 
+# The help is plain text (the module docstring is reST for the API docs).
+_DESCRIPTION = ("Reproduce transfer-based adversarial attacks on semantic segmentation:\n"
+                "train the model zoo, run the studies' grids (resumable) and build the Jupyter Book.")
+_EXAMPLES = """examples:
+  segrepro run --profile embedded                  everything, resumable
+  segrepro run --profile smoke --only setup dynamic_scaling --set steps=6 --set eps=0.03,0.06
+  segrepro book --profile embedded                 run every notebook with papermill, build the book
+  segrepro profiles embedded                       show a profile's fields
+  torchrun --nproc_per_node 2 -m segrepro.cli run --profile smoke    cells sharded across ranks
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="segrepro", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    from segrepro.run.profiles import available
+
+    study_names, profiles = ", ".join(s.name for s in STUDIES), ", ".join(available())
+    parser = argparse.ArgumentParser(prog="segrepro", description=_DESCRIPTION, epilog=_EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"segrepro {segrepro.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--profile", default="embedded", help="smoke, embedded (default) or paper")
+        p.add_argument("--profile", default="embedded", help=f"{profiles} (default: embedded)")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                       help="override a profile field, e.g. --set steps=50 --set eps=0.03,0.06 (repeatable)")
+                       help="override a profile field, e.g. --set steps=50 --set eps=0.03,0.06 (repeatable; "
+                            "'segrepro profiles NAME' lists the fields)")
         p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
 
-    run = sub.add_parser("run", help="train the zoo and run the studies' grids (resumable)")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", epilog=_EXAMPLES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    run = command("run", "train the zoo and run the studies' grids (resumable)")
     common(run)
-    run.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies (default: all)")
-    book = sub.add_parser("book", help="execute the notebooks with papermill and build the Jupyter Book")
+    run.add_argument("--only", nargs="+", metavar="STUDY",
+                     help=f"run only these studies (default: all, in this order): {study_names}")
+    book = command("book", "execute the notebooks with papermill and build the Jupyter Book "
+                           "(from the repository root)")
     common(book)
-    book.add_argument("--notebooks", default="notebooks", help="folder of the source notebooks")
-    book.add_argument("--book-dir", default="book", help="folder of _toc.yml and the prose pages")
-    book.add_argument("--config", default="_config.yml", help="the book's _config.yml")
+    book.add_argument("--notebooks", default="notebooks", help="folder of the source notebooks (default: notebooks)")
+    book.add_argument("--book-dir", default="book", help="folder of _toc.yml and the prose pages (default: book)")
+    book.add_argument("--config", default="_config.yml", help="the book's _config.yml (default: _config.yml)")
     book.add_argument("--no-build", action="store_true", help="execute the notebooks, skip jupyter-book build")
-    train = sub.add_parser("train", help="rebuild the released embedded models, or AT-fine-tune a checkpoint")
+    train = command("train", "rebuild the released embedded models, or adversarially fine-tune a checkpoint")
     mode = train.add_mutually_exclusive_group(required=True)
     mode.add_argument("--release", action="store_true",
                       help="retrain the released models from scratch and rewrite their manifest")
@@ -59,15 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--only", nargs="+", metavar="NAME", help="only these releases, e.g. psp_r18/shapes")
     train.add_argument("--device", default=None, help="cpu, cuda, cuda:K (default: CUDA when available)")
     train.add_argument("--no-progress", action="store_true", help="no tqdm bars")
-    plan = sub.add_parser("plan", help="what a run will cost: cells, images, passes, memory, time estimate")
+    plan = command("plan", "what a run will cost: cells, images, passes, memory, time estimate")
     common(plan)
-    plan.add_argument("--only", nargs="+", metavar="STUDY", help="plan only these studies (default: all)")
+    plan.add_argument("--only", nargs="+", metavar="STUDY", help=f"plan only these studies (default: all): {study_names}")
     plan.add_argument("--no-calibrate", action="store_true",
                       help="count only; skip the timed attack iterations that give the time estimate")
     plan.add_argument("--all-cells", action="store_true", help="count stored cells too (default: what is left)")
-    prof = sub.add_parser("profiles", help="list the profiles, or show one's fields")
-    prof.add_argument("name", nargs="?")
-    prof.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
+    prof = command("profiles", "list the profiles, or show one's fields")
+    prof.add_argument("name", nargs="?", help=f"{profiles} (default: list them)")
+    prof.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                      help="override a profile field, as for run")
     return parser
 
 
@@ -75,7 +105,8 @@ def resolve_profile(name: str, overrides: Sequence[str]):
     """The profile named on the command line with its ``--set`` overrides applied.
 
     Raises:
-        ValueError: Unknown profile, malformed or unknown override (the message names the problem).
+        ValueError: Unknown profile, malformed or unknown override, or a value the profile rejects
+            (the message names the field).
     """
     from segrepro.run.profiles import get_profile, parse_override
 
@@ -84,36 +115,74 @@ def resolve_profile(name: str, overrides: Sequence[str]):
     return base.with_overrides(**values), values
 
 
+def select_studies(only: Sequence[str] | None) -> list[str]:
+    """The study names to run (all by default), in the order given, each once.
+
+    Raises:
+        ValueError: Unknown study names (the message lists the valid ones).
+    """
+    from segrepro.studies import names
+
+    chosen = list(dict.fromkeys(only or names()))
+    unknown = [n for n in chosen if n not in names()]
+    if unknown:
+        quoted = ", ".join(repr(n) for n in unknown)
+        raise ValueError(f"unknown study {quoted}; valid studies: {', '.join(names())}")
+    return chosen
+
+
+def check_grids(profile, only: Sequence[str]) -> None:
+    """Check, in seconds, what would otherwise fail only after the whole zoo is prepared: that the zoo can
+    provide every model (``segrepro.run.profiles.check_models``) and that every selected study's grids
+    build from the profile.
+
+    Raises:
+        ValueError: A model the zoo cannot provide, or a study whose grids cannot be built (names it and
+            the problem).
+    """
+    from segrepro.run.profiles import check_models
+    from segrepro.studies import get_study
+
+    check_models(profile)
+    for name in only:
+        try:
+            get_study(name).grids(profile)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"study {name!r} cannot build its grids from profile {profile.name!r}: {err}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
+    try:  # arguments, profile and grids: status 2 with the usage line, before any work
         if args.command == "profiles":
             return _profiles(args)
-        if args.command == "train":
-            return _train_release(args)
-        profile, overrides = resolve_profile(args.profile, args.overrides)
-        if args.command == "plan":
-            return _plan(profile, args)
-        if args.command == "run":
-            from segrepro.studies import get_study, names
-
-            only = args.only or names()
-            for name in only:
-                get_study(name)  # an unknown name raises, listing the valid ones
-            return run(profile, only, progress=not args.no_progress)
+        if args.command != "train":
+            profile, overrides = resolve_profile(args.profile, args.overrides)
+            only = select_studies(args.only if args.command in ("run", "plan") else None)
+            check_grids(profile, only)
     except ValueError as err:
         parser.error(str(err))  # exits with status 2 and the usage line
-    except (FileNotFoundError, RuntimeError) as err:  # missing data root or checkpoint, CUDA absent
+    try:  # the work itself: status 1 with one line
+        if args.command == "train":
+            return _train_release(args)
+        if args.command == "plan":
+            return _plan(profile, args, only)
+        if args.command == "run":
+            return run(profile, only, progress=not args.no_progress)
+        from segrepro.book.build import build_book
+
+        index = build_book(profile, NOTEBOOKS, overrides=overrides, notebooks=args.notebooks,
+                           book_dir=args.book_dir, config=args.config, build=not args.no_build)
+        if index is not None:
+            print(index)
+        return 0
+    except (ValueError, OSError, RuntimeError) as err:  # missing data or checkpoint, CUDA absent, damaged table
         print(f"segrepro: error: {err}", file=sys.stderr)
         return 1
-    from segrepro.book.build import build_book
-
-    index = build_book(profile, NOTEBOOKS, overrides=overrides, notebooks=args.notebooks, book_dir=args.book_dir,
-                       config=args.config, build=not args.no_build)
-    if index is not None:
-        print(index)
-    return 0
+    except KeyboardInterrupt:
+        print("segrepro: interrupted; rerun the same command to resume (finished cells are kept)", file=sys.stderr)
+        return 130
 
 
 def _train_release(args) -> int:
@@ -150,7 +219,7 @@ def _finetune(args) -> int:
     return 0
 
 
-def _plan(profile, args) -> int:
+def _plan(profile, args, only) -> int:
     """Print the cost table of a run (``segrepro plan``); the time estimate comes from a short calibration."""
     import torch
 
@@ -159,9 +228,9 @@ def _plan(profile, args) -> int:
     from segrepro.run.runner import results_path
     from segrepro.run.store import ResultStore
     from segrepro.run.zoo import Zoo
-    from segrepro.studies import get_study, names
+    from segrepro.studies import get_study
 
-    studies = [get_study(n) for n in (args.only or names())]
+    studies = [get_study(n) for n in only]
     zoo = Zoo(profile, progress=not args.no_progress)
     costs, sizes = [], {}
     for study in studies:
@@ -218,6 +287,7 @@ def run(profile, only: Sequence[str], progress: bool = True) -> int:
     from segrepro.run.runner import prepare
     from segrepro.studies import run_study
 
+    check_grids(profile, only)  # before prepare: a bad value fails in seconds, not after the zoo is trained
     ctx = distributed.DistContext.from_env()
     timings, t_all = [], time.perf_counter()
     t0 = time.perf_counter()

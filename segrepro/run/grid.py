@@ -34,7 +34,7 @@ from segrepro.metrics import image_counts, metrics_from_counts, relative_drop
 from segrepro.run import distributed
 from segrepro.run import evaluate as ev
 from segrepro.run.counts import CountStore, concat
-from segrepro.run.store import ResultStore
+from segrepro.run.store import ATTACK_METRICS, COST_METRICS, ResultStore
 
 AttackFn = Callable[..., Any]
 
@@ -273,7 +273,7 @@ def _plan(spec: GridSpec, store: ResultStore, counts: CountStore, fingerprint) -
     wanted = [(t, ev.scale_name(s)) for t in spec.all_targets for s in spec.eval_scales]
     todo, report = [], GridReport()
     for cell in spec.cells(fingerprint):
-        have = store.covered(cell.key)
+        have = store.covered(cell.key, iterations=spec.snapshots, metrics=ATTACK_METRICS)
         if have:
             have &= {(t, s) for t, s in have if counts.fingerprint(cell.key, t) == fingerprint(t)}
         missing = [w for w in wanted if w not in have]
@@ -322,7 +322,8 @@ class _CellRunner:
         """``method="clean"`` rows (and counts) of every target and scale not stored yet."""
         spec, rows = self.spec, []
         pairs = [(t, ev.scale_name(s)) for t in spec.all_targets for s in spec.eval_scales]
-        pairs = [(t, s) for t, s in pairs if not self.counts.has(_clean_key(spec, t, s, self.fingerprint(t)))]
+        pairs = [(t, s) for t, s in pairs if not (self.counts.has(key := _clean_key(spec, t, s, self.fingerprint(t)))
+                                                  and store.has_cell(key, metrics=("miou", "mis_ratio")))]
         if not pairs:
             return 0
         parts = []
@@ -380,7 +381,7 @@ class _CellRunner:
         self.counts.save(cell.key, merged, {t: self.fingerprint(t) for t, _ in missing})
         store.drop(cell.key, [t for t, _ in missing])  # rows of a replaced target checkpoint
         rows = []
-        if not store.has_cell(cell.key):
+        if not store.has_cell(cell.key, metrics=COST_METRICS):
             n = spec.n_images
             for metric, value in (("seconds_per_example", seconds / n),
                                   ("forward_passes_per_example", forwards / n),
