@@ -315,6 +315,14 @@ def run(profile, only: Sequence[str], progress: bool = True) -> int:
         print(f"\nsegrepro run --profile {profile.name}: cells computed/skipped per stage "
               f"(results in {results_dir(profile.name)})")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        from segrepro.report.verdicts import counts
+        from segrepro.studies import write_claims
+
+        path = write_claims(profile)
+        claims = pd.read_csv(path)
+        if len(claims):
+            print(f"\nclaims per paper and outcome ({path}):")
+            print(counts(claims).to_string())
     return 0
 
 

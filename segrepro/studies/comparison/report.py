@@ -9,7 +9,7 @@ import pandas as pd
 from segrepro.attacks.methods import METHODS
 from segrepro.report import transfer as tt
 from segrepro.report.plots import cost_transfer_frontier
-from segrepro.studies.comparison.claims import verdict_counts
+from segrepro.studies.comparison.claims import outcome_counts
 from segrepro.studies.comparison.grids import NEW_COMBOS
 from segrepro.studies.transegpgd import grids as tsp
 
@@ -101,4 +101,4 @@ def headline(df: pd.DataFrame, profile, claims: pd.DataFrame | None = None) -> d
         out[f"cmp_{m}_miou"] = float(t.loc[m, "transfer mIoU (mean)"]) if have else math.nan
         out[f"cmp_{m}_wb"] = float(t.loc[m, "white-box mIoU"]) if have else math.nan
         out[f"cmp_{m}_seconds"] = float(t.loc[m, "s / example"]) if have else math.nan
-    return {**out, **verdict_counts(claims)}
+    return {**out, **outcome_counts(claims)}
