@@ -259,8 +259,8 @@ def outcome_grid(df: pd.DataFrame, *, pages: Mapping[str, str] | None = None) ->
             css, symbol = BADGES.get(_text(r.get("outcome")), ("none", "\u00b7"))
             word = _text(r.get("outcome")) or "not judged"
             href = f'{page}.html#{claim_anchor(r["claim_id"])}' if page else None
-            inner = (f'<span class="sr-sym" aria-hidden="true">{symbol}</span> {html.escape(claim_label(r["claim_id"]))}'
-                     f'<span class="sr-word">{html.escape(word)}</span>')
+            inner = (f'<span class="sr-chip-label"><span class="sr-sym" aria-hidden="true">{symbol}</span> '
+                     f'{html.escape(claim_label(r["claim_id"]))}</span><span class="sr-word">{html.escape(word)}</span>')
             title = html.escape(f"{_text(r.get('claim'))} ({word})", quote=True)
             tag = f'a href="{href}"' if href else "span"
             chips.append(f'<{tag} class="sr-chip sr-chip--{css}" title="{title}">{inner}</{tag.split()[0]}>')
@@ -301,7 +301,7 @@ def _counts_table(claims: pd.DataFrame, caption: str, *, total_row: bool) -> str
         cells = "".join(f"<td>{int(counts.get(o, 0))}</td>" for o in OUTCOMES)
         rows.append(f'<tr class="sr-total"><th scope="row">all papers</th>{cells}<td>{len(claims)}</td></tr>')
     return (f'<div class="sr-table-wrap"><table class="sr-counts"><caption>{html.escape(caption)}</caption>'
-            f'<thead><tr><th></th>{head}<th>claims</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+            f'<thead><tr><th></th>{head}<th>total</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def at_a_glance(df: pd.DataFrame, *, title: str = "At a glance") -> "HTML":
@@ -427,16 +427,13 @@ HEADLINE_KEYS = ("headline_grid", "headline_counts", "headline_figure", "headlin
 
 
 def glue_headline(claims: pd.DataFrame, *, figure=None, caption: str = "", alt: str = "",
-                  sentences: Sequence[str] = ()) -> dict[str, Any]:
+                  sentences: Sequence[str] = ()) -> None:
     """Glue every key of :data:`HEADLINE_KEYS` (called once, in the comparison notebook).
 
     Args:
         claims: Every claim of every paper (and the project's targets): ``claims.csv``.
         figure: The key figure (a matplotlib Figure), with its ``caption`` and ``alt`` text.
         sentences: Three sentences of findings, numbers already formatted with :func:`fmt`.
-
-    Returns:
-        The glued objects by key (for tests).
     """
     from myst_nb import glue
 
@@ -448,7 +445,6 @@ def glue_headline(claims: pd.DataFrame, *, figure=None, caption: str = "", alt: 
         values[f"headline_sentence_{i}"] = text.strip() or "(no finding to report at this scale)"
     for key, value in values.items():
         glue(key, value, display=False)
-    return values
 
 
 # --------------------------------------------------------------------------------------------- helpers
