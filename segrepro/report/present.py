@@ -378,9 +378,10 @@ def glue_figure(key: str, fig, *, caption: str, alt: str, name: str | None = Non
     """Glue a matplotlib figure and show it as a numbered figure with caption and alt text.
 
     Call it in a notebook cell instead of leaving the figure to show itself; the figure is closed.
-    The caption is MyST Markdown (it may use same-notebook glue roles); refer to the figure elsewhere with
-    ``{numref}`fig-<key>``` (underscores in ``key`` become hyphens). Needs ``nb_render_markdown_format:
-    myst`` in the book's configuration (``_config.yml`` sets it).
+    The caption is MyST Markdown (it may use same-notebook glue roles); refer to the figure elsewhere
+    with the ``numref`` role and the label ``fig-<key>`` (underscores in ``key`` become hyphens). Labels
+    are global in a book, so keys must be unique across chapters. Needs
+    ``nb_render_markdown_format: myst`` in the book's configuration (``_config.yml`` sets it).
 
     Args:
         key: Glue key, unique in the notebook. fig: The Figure.

@@ -81,3 +81,32 @@ def test_small_book_builds_with_every_page_and_local_mathjax(book_html, expected
         remote = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="(https?://[^"]+)"', html)
         assert not remote, f"{page.name} loads {remote}"
     assert 'src="_static/mathjax/tex-chtml.js"' in (Path(book_html) / "methods.html").read_text()
+
+
+#: Words of the project's own workflow that a reader of the book does not know.
+INTERNAL = [r"\bissues?\b", r"\bspec\b", r"spec/", r"\bprofile\.[a-z_]+", r"seed\(s\)", r"\bThe spec keeps\b"]
+
+
+def test_prose_speaks_to_readers():
+    for page in (REPO / "book").glob("*.md"):
+        text = page.read_text()
+        for pattern in INTERNAL:
+            hit = re.search(pattern, text)
+            assert not hit, f"{page.name}: internal wording {hit.group(0)!r}"
+
+
+def test_arxiv_ids_are_links():
+    for page in (REPO / "book").glob("*.md"):
+        text = page.read_text()
+        for m in re.finditer(r"\d{4}\.\d{5}", text):
+            linked = re.search(r"\[arXiv " + re.escape(m.group(0)) + r"\]\(https://arxiv\.org/abs/" + re.escape(m.group(0)),
+                               text[max(0, m.start() - 8): m.end() + 60])
+            in_url = text[max(0, m.start() - 22): m.start()].endswith("https://arxiv.org/abs/")
+            assert linked or in_url, f"{page.name}: arXiv {m.group(0)} is not a link"
+
+
+def test_prose_pages_link_each_other():
+    pages = {p.stem: p.read_text() for p in (REPO / "book").glob("*.md")}
+    for name, text in pages.items():
+        links = set(re.findall(r"\{doc\}`(\w+)`", text)) | set(re.findall(r"\]\((\w+)\.md", text))
+        assert links - {name}, f"{name}.md links no other chapter"
