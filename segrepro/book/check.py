@@ -8,7 +8,7 @@ machine (such requests are aborted, so the page is seen as it would be offline),
 raised, and that its relative links point at files that exist. A full-page screenshot of each page
 is saved.
 
-What a reader sees is checked too: no table cell reads ``nan``; no element runs past the content
+What a reader sees is checked too: no table cell or glued value reads ``nan``; no element runs past the content
 column (except inside a scrolling box); every image of the content sits in a ``<figure>`` with a
 caption; a study chapter (``00_setup`` ...) shows no code input; the landing page shows the outcome
 grid, the counts and its headline sentences; the API reference documents ``attack``.
@@ -238,6 +238,8 @@ def _check_page(browser, page_path: Path, root: Path, shots: Path, wants: set[st
 def _reader_problems(report: dict, wants: set[str]) -> list[str]:
     """What a reader would trip over: nan cells, overflow, figures without caption, code, landing, API."""
     out = [f"table cell reads nan: {t[:60]!r}" for t in report["nanCells"][:5]]
+    out += [f"a glued value reads nan: {g['text'][:60]!r}" for g in report["glue"]
+            if re.search(r"(^|[^A-Za-z])nan([^A-Za-z]|$)", g["text"], re.IGNORECASE)][:5]
     out += [f"element overflows the content column: {e}" for e in report["overflow"]]
     out += [f"figure without a caption: {src!r}" for src in report["uncaptioned"]]
     if "no_code" in wants and report["codeInputs"]:

@@ -1,8 +1,8 @@
 """The book's figure style: sizes, fonts and words shared by every figure of :mod:`segrepro.report.plots`.
 
-A figure is drawn at the width of the book's content column (about 780 CSS pixels, 8.1 in at the
-browser's 96 px per inch) and rendered at 150 dpi, so a font of 9 pt in the figure shows as 9 pt in the
-book, sharp on high-density screens. Axes are labelled in words with units (:func:`axis_label`), legends
+A figure is drawn at the width of the book's content column (750 CSS pixels at a 1280 px window, 7.8 in
+at the browser's 96 px per inch) and rendered at 150 dpi, so a font of 9 pt in the figure shows as 9 pt
+in the book, sharp on high-density screens. Axes are labelled in words with units (:func:`axis_label`), legends
 sit outside the data (:func:`legend_outside`), and labels of scattered points are spread so that they do
 not overlap (:func:`spread_labels`).
 
@@ -19,9 +19,10 @@ from typing import Iterator, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.transforms import ScaledTranslation
 
-#: Width of the book's content column in CSS pixels (sphinx-book-theme at a 1280 px window) and in inches.
-CONTENT_WIDTH_PX = 780
+#: Width of the book's content column in CSS pixels (sphinx-book-theme at a 1280 px window: 752) and in inches.
+CONTENT_WIDTH_PX = 750
 PAGE_WIDTH_IN = CONTENT_WIDTH_PX / 96
 #: Rendering resolution: 150 dpi keeps text sharp when the browser scales the image to the column.
 DPI = 150
@@ -99,8 +100,14 @@ def legend_outside(target, handles=None, labels=None, *, ncol: int | None = None
     ncol = ncol or min(3, len(handles))
     with house():
         if hasattr(target, "plot"):  # an Axes
-            return target.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=ncol,
-                                 title=title)
+            fig = target.figure
+            if len([a for a in fig.axes if a.get_label() != "<colorbar>"]) > 1:
+                # one legend per panel, a fixed distance (in inches) under the axes: below the tick
+                # labels and the axis label, whatever the panel's height
+                below = target.transAxes + ScaledTranslation(0, -0.5, fig.dpi_scale_trans)
+                return target.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0),
+                                     bbox_transform=below, ncol=ncol, title=title)
+            target = fig  # the only panel: the figure's legend, placed by the layout
         return target.legend(handles, labels, loc="outside lower center", ncol=ncol, title=title)
 
 
@@ -108,7 +115,13 @@ def conform(fig, *, width: float = PAGE_WIDTH_IN, min_pt: float = MIN_FONT_PT):
     """Fit an existing figure to the house style: page width (height scaled alike), dpi, no text under ``min_pt``.
 
     For figures made elsewhere (e.g. by a study's own report function) before they are glued into the book.
+    Axis labels that are bare column names (``miou``, ``lam``, ``gamma``, ...) get their words from
+    :data:`LABELS`.
     """
+    for ax in fig.axes:
+        for get, put in ((ax.get_xlabel, ax.set_xlabel), (ax.get_ylabel, ax.set_ylabel)):
+            if get() in LABELS:
+                put(LABELS[get()])
     w, h = fig.get_size_inches()
     fig.set_size_inches(width, h * width / w if w > width else h)
     fig.set_dpi(DPI)

@@ -151,6 +151,8 @@ def curves_by_source(df: pd.DataFrame, grid: str, *, method: str, eps: float, pr
             ax.set_title(f"source {src}")
         for ax in list(axes.flat)[len(sources):]:
             ax.set_axis_off()
+        for ax in axes[:, 1:].flat:  # the y axis is shared: its label once per row
+            ax.set_ylabel("")
         handles = [Line2D([], [], color=c, marker="o", ms=3.5, label=t) for t, c in colors.items()]
         legend_outside(fig, [*handles, WHITEBOX], [*colors, WHITEBOX.get_label()], ncol=min(4, len(handles) + 1),
                        title="target model")
@@ -320,9 +322,12 @@ def interval_plot(table: pd.DataFrame, *, label: str = "label", value: str = "va
         lo = t[low].astype(float).to_numpy() if low in t else np.full(len(t), np.nan)
         hi = t[high].astype(float).to_numpy() if high in t else np.full(len(t), np.nan)
         has = np.isfinite(lo) & np.isfinite(hi)
-        ax.errorbar(v[has], y[has], xerr=[v[has] - lo[has], hi[has] - v[has]], fmt="o", color="C0", capsize=3,
-                    label="ours (95 % interval)")
-        ax.plot(v[~has], y[~has], "o", color="C0", label=None if has.any() else "ours")
+        if has.any():
+            ax.errorbar(v[has], y[has], xerr=[v[has] - lo[has], hi[has] - v[has]], fmt="o", color="C0", capsize=3,
+                        label="ours (95 % interval)")
+        if (~has).any():
+            ax.plot(v[~has], y[~has], "o", mfc="white", color="C0",
+                    label="ours (no interval)" if has.any() else "ours")
         if paper and paper in t and pd.to_numeric(t[paper], errors="coerce").notna().any():
             ax.scatter(pd.to_numeric(t[paper], errors="coerce"), y - 0.28, label="paper", **PAPER_MARKER)
         ax.axvline(threshold, color="0.3", lw=1)

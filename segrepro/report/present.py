@@ -10,7 +10,8 @@ cell ever reads ``nan``: a missing number is "not measured", a missing text is l
 - :func:`outcome_grid`, :func:`outcome_counts`: the landing page's grid of outcome badges and the counts
   per paper and outcome (the project's own targets apart).
 - :func:`at_a_glance`: the box a chapter opens with; :func:`deviations_table`: our deviations from the
-  paper, each linked to its section of the methods page.
+  paper, each linked to its section of the methods page; :func:`table`: any other result table,
+  rounded and without ``nan``.
 - :func:`glue_figure`: a numbered figure with caption and alt text in a chapter;
   :func:`figure_html` a captioned figure to glue into another page; :func:`glue_headline` glues every
   key the landing page reads.
@@ -188,7 +189,8 @@ def claim_label(claim_id: Any) -> str:
 _WORDS = {"ds": "DS", "fs": "FS", "at": "AT", "asr": "ASR", "mi": "MI", "vgg": "VGG", "resnet": "ResNet",
           "cls": "classifiers", "seg": "segmentation", "pgd100": "PGD100", "rp": "RP-PGD", "st": "SegTrans",
           "tsp": "TranSegPGD", "eq4": "Eq. 4", "b": "B", "f": "F", "t": "T", "at3": "AT3", "segpgd7": "SegPGD7",
-          "multiscale": "multi-scale", "whitebox": "white-box", "blackbox": "black-box"}
+          "multiscale": "multi-scale", "whitebox": "white-box", "blackbox": "black-box", "kl": "KL", "pgd": "PGD",
+          "pgd20": "PGD20", "stage1": "stage 1", "stage2": "stage 2", "proto": "prototype", "sota": "state of the art"}
 
 
 # ---------------------------------------------------------------------------------------------- tables
@@ -360,6 +362,58 @@ def deviations_table(rows: Iterable[Mapping] | pd.DataFrame, *, methods_page: st
     return _html('<div class="sr-table-wrap"><table class="sr-deviations"><caption>Where we deviate from the paper'
                  "</caption><thead><tr><th>what</th><th>the paper</th><th>ours</th><th>details</th></tr></thead>"
                  f"<tbody>{body}</tbody></table></div>")
+
+
+def table(df: pd.DataFrame, *, units: Mapping[str, str] | None = None, digits: int = 2, missing: str = "",
+          note: str | None = None, caption: str | None = None, index: bool | None = None) -> "HTML":
+    """Any result table as the book shows it: numbers rounded, no ``nan``, wrapped to the page.
+
+    Args:
+        df: The table (MultiIndex rows and columns are kept).
+        units: Column -> unit of :data:`DIGITS` (e.g. ``{"transfer": "mIoU points"}``); other numeric
+            columns get ``digits`` decimals (integers stay integers).
+        missing: What an empty cell shows (``""``; or e.g. ``"not measured"``).
+        note: A sentence under the table; by default, when a cell is empty, ``"Empty cells: not measured
+            in this run."``
+        caption: Optional caption above the table.
+        index: Show the index (default: unless it is the default 0, 1, 2, ... range).
+    """
+    units = dict(units or {})
+    if index is None:
+        index = not isinstance(df.index, pd.RangeIndex)
+    out = df.copy()
+    blanks = False
+    for col in out.columns:
+        unit = units.get(col if not isinstance(col, tuple) else col[-1])
+        cells = []
+        for v in out[col].tolist():
+            text = _cell(v, unit, digits, missing)
+            blanks |= text == missing
+            cells.append(text)
+        out[col] = pd.Series(cells, index=out.index, dtype=object)
+    if index:
+        out.index = out.index.map(lambda i: tuple(_cell(x, None, digits, missing) for x in i) if isinstance(i, tuple)
+                                  else _cell(i, None, digits, missing))
+    markup = out.to_html(classes="sr-table", index=index, na_rep=missing, border=0, escape=True)
+    note = note if note is not None else ("Empty cells: not measured in this run." if blanks and not missing else "")
+    cap = f'<p class="sr-caption">{html.escape(caption)}</p>' if caption else ""
+    tail = f'<p class="sr-note">{html.escape(note)}</p>' if note else ""
+    return _html(f'<div class="sr-table-wrap">{cap}{markup}{tail}</div>')
+
+
+def _cell(value: Any, unit: str | None, digits: int, missing: str) -> str:
+    if isinstance(value, str):
+        text = re.sub(r"\s*\[nan, nan\]", "", value).strip()
+        return missing if text.lower() in ("nan", "none", "") else text
+    if is_missing(value):
+        return missing
+    if unit:
+        return fmt(value, unit, missing=missing)
+    if isinstance(value, (bool, int)) or (_is_number(value) and float(value).is_integer() and not isinstance(value, float)):
+        return str(value)
+    if _is_number(value):
+        return f"{float(value):.{digits}f}"
+    return str(value)
 
 
 # --------------------------------------------------------------------------------------------- figures

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from segrepro.report import present  # noqa: E402
+from segrepro.report import figstyle, present  # noqa: E402
 
 NAN = float("nan")
 
@@ -145,7 +145,7 @@ def test_figure_directive_and_html():
     markup = present.figure_html(fig, caption="A caption", alt='A "quoted" alt').data
     assert markup.startswith('<figure class="sr-figure"><img src="data:image/png;base64,')
     assert 'alt="A &quot;quoted&quot; alt"' in markup and "<figcaption>A caption</figcaption>" in markup
-    assert fig.get_size_inches()[0] == pytest.approx(780 / 96) and ax.xaxis.label.get_fontsize() >= 9
+    assert fig.get_size_inches()[0] == pytest.approx(figstyle.PAGE_WIDTH_IN) and ax.xaxis.label.get_fontsize() >= 9
 
 
 def test_glue_headline_glues_every_landing_page_key(monkeypatch):
@@ -159,3 +159,17 @@ def test_glue_headline_glues_every_landing_page_key(monkeypatch):
     assert set(glued) == set(present.HEADLINE_KEYS)
     assert glued["headline_sentence_2"] == "Two." and glued["headline_sentence_3"]
     assert "sr-grid" in glued["headline_grid"].data and "<figure" in glued["headline_figure"].data
+
+
+def test_table_rounds_and_leaves_no_nan():
+    df = pd.DataFrame({"method": ["bim", "ds"], "transfer": [29.064160, NAN], "n": [16, 16],
+                       "interval": ["1.00 [nan, nan]", "nan"]})
+    markup = present.table(df, units={"transfer": "mIoU points"}).data
+    cells = _cells(markup)
+    assert "29.1" in cells and "16" in cells and "1.00" in cells
+    assert "nan" not in markup.lower() and "Empty cells: not measured in this run." in markup
+    assert ">0<" not in markup  # no 0, 1, ... index column
+    multi = pd.DataFrame({("fcn", "ours"): [14.3312], ("fcn", "paper"): [NAN]},
+                         index=pd.MultiIndex.from_tuples([("psp_r18", "ds")]))
+    markup = present.table(multi, missing="not measured").data
+    assert "14.33" in markup and "not measured" in markup and "psp_r18" in markup and "Empty cells" not in markup
