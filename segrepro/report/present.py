@@ -369,7 +369,8 @@ def table(df: pd.DataFrame, *, units: Mapping[str, str] | None = None, digits: i
     """Any result table as the book shows it: numbers rounded, no ``nan``, wrapped to the page.
 
     Args:
-        df: The table (MultiIndex rows and columns are kept).
+        df: The table (MultiIndex rows and columns are kept); a Series is shown as one column, anything
+            else is returned unchanged.
         units: Column -> unit of :data:`DIGITS` (e.g. ``{"transfer": "mIoU points"}``); other numeric
             columns get ``digits`` decimals (integers stay integers).
         missing: What an empty cell shows (``""``; or e.g. ``"not measured"``).
@@ -378,6 +379,10 @@ def table(df: pd.DataFrame, *, units: Mapping[str, str] | None = None, digits: i
         caption: Optional caption above the table.
         index: Show the index (default: unless it is the default 0, 1, 2, ... range).
     """
+    if isinstance(df, pd.Series):
+        df = df.to_frame()
+    if not isinstance(df, pd.DataFrame):  # e.g. a Markdown note shown instead of an empty table
+        return df
     units = dict(units or {})
     if index is None:
         index = not isinstance(df.index, pd.RangeIndex)
