@@ -11,6 +11,13 @@ to ``results/<profile>/notebooks/``; the book sources
 from the copied table of contents, so the book builds with whatever exists; but a notebooks folder,
 ``_config.yml`` or ``_toc.yml`` that is missing (``segrepro book`` run outside the repository, a wrong
 ``--notebooks``) or a folder holding none of the book's notebooks is an error before anything runs.
+
+The copies in ``book_src`` are made for readers (:func:`clean_notebook`): every code cell's input is
+hidden (``remove-input``; cells left without output are removed) and stderr streams and warnings are
+dropped; the executed notebooks in ``results/<profile>/notebooks/`` keep everything, for debugging.
+:mod:`segrepro.book.pages` then writes the generated pages (downloads, the stamp, the cost plan, the
+CLI help). The kernel talks to papermill over encrypted sockets (:func:`kernel_config`), so the
+kernel's "running over TCP without encryption" warning never appears.
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from segrepro.book.pages import write_generated
 from segrepro.paths import results_dir
 
 
@@ -39,6 +47,63 @@ def check_kernel(name: str = "python3") -> Path:
         warnings.warn(f"kernel {name!r} comes from {spec_dir}, outside this environment ({sys.prefix}); "
                       "notebooks may run with another Python", stacklevel=2)
     return spec_dir
+
+
+def kernel_config(name: str = "python3"):
+    """Kernel manager settings for papermill: CurveZMQ encryption when the kernel supports it, else IPC.
+
+    ipykernel warns "Kernel is running over TCP without encryption" when it binds plain TCP sockets.
+    jupyter_client provisions CurveZMQ keys (``transport_encryption="auto"``) for kernels whose
+    kernelspec declares ``supported_encryption: curve`` (ipykernel >= 7 does) when pyzmq has CurveZMQ;
+    otherwise the kernel is told to use local IPC sockets in a private temporary folder instead of TCP.
+    """
+    import tempfile
+
+    import zmq
+    from jupyter_client.kernelspec import KernelSpecManager
+    from traitlets.config import Config
+
+    metadata = KernelSpecManager().get_kernel_spec(name).metadata or {}
+    declared = metadata.get("supported_encryption") or ()
+    declared = {declared} if isinstance(declared, str) else set(declared)
+    if "curve" in {str(d).lower() for d in declared} and zmq.has("curve"):
+        return Config({"KernelManager": {"transport_encryption": "auto"}})
+    folder = tempfile.mkdtemp(prefix="segrepro-kernel-")  # short: UNIX socket paths are limited to ~100 bytes
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "k")}})
+
+
+#: Cell tags that hide a cell's input (``remove-input``) or the whole cell (``remove-cell``) in the book.
+HIDE_INPUT, HIDE_CELL = "remove-input", "remove-cell"
+
+
+def clean_notebook(path: str | Path) -> Path:
+    """Make an executed notebook (a copy) fit for readers, in place.
+
+    Every code cell gets the ``remove-input`` tag; a code cell left without outputs (the parameters,
+    the imports, glue-only cells) gets ``remove-cell``. Stream outputs on stderr (warnings, progress
+    bars, logging) are dropped. Cells get ids where they lack them (nbformat 4.5).
+    """
+    import uuid
+
+    import nbformat
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if "id" not in cell:
+            cell["id"] = uuid.uuid4().hex[:8]
+        if cell.cell_type != "code":
+            continue
+        cell.outputs = [o for o in cell.get("outputs", [])
+                        if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        tags = list(cell.metadata.get("tags", []))
+        shown = [o for o in cell.outputs if not o.get("metadata", {}).get("scrapbook")]  # glue(display=False) outputs
+        for tag in (HIDE_INPUT, *([] if shown else [HIDE_CELL])):
+            if tag not in tags:
+                tags.append(tag)
+        cell.metadata["tags"] = tags
+    nbformat.write(nb, path)
+    return path
 
 
 def execute_notebooks(profile_name: str, names: Sequence[str], src_dir: str | Path, out_dir: str | Path,
@@ -68,7 +133,8 @@ def execute_notebooks(profile_name: str, names: Sequence[str], src_dir: str | Pa
         dst = out_dir / src.name
         try:
             papermill.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3",
-                                       language="python", cwd=str(Path.cwd()), progress_bar=progress)
+                                       language="python", cwd=str(Path.cwd()), progress_bar=progress,
+                                       config=kernel_config())
         except papermill.PapermillExecutionError as err:
             raise RuntimeError(f"notebook {src} failed in cell [{err.exec_count}]: {err.ename}: {err.evalue} "
                                f"(the executed copy {dst} shows where)") from err
@@ -122,32 +188,11 @@ def assemble(book_src: str | Path, config: str | Path, book_dir: str | Path, not
         if page.is_file() and page.suffix in (".md", ".bib", ".png", ".svg") or page.name == "_static":
             (shutil.copytree if page.is_dir() else shutil.copy2)(page, book_src / page.name)
     for nb in notebooks:
-        shutil.copy2(nb, book_src / nb.name)
-    (book_src / "cli_help.txt").write_text(cli_help())
+        clean_notebook(shutil.copy2(nb, book_src / nb.name))
     present = {p.stem for p in book_src.iterdir() if p.suffix in (".md", ".ipynb")}
     toc = yaml.safe_load((book_dir / "_toc.yml").read_text())
     (book_src / "_toc.yml").write_text(yaml.safe_dump(_prune(toc, present), sort_keys=False))
     return book_src
-
-
-def cli_help() -> str:
-    """``segrepro --help`` and each subcommand's help, as printed (the API page includes it).
-
-    Run as a subprocess: the book layer does not import the CLI that drives it.
-    """
-    import subprocess
-    import sys
-
-    def run(*args: str) -> str:
-        out = subprocess.run([sys.executable, "-m", "segrepro.cli", *args, "--help"], capture_output=True, text=True)
-        return out.stdout
-
-    main = run()
-    commands = re.search(r"\{([a-z,]+)\}", main)
-    parts = [f"$ segrepro --help\n{main}"]
-    for name in (commands.group(1).split(",") if commands else []):
-        parts.append(f"$ segrepro {name} --help\n{run(name)}")
-    return "\n".join(parts)
 
 
 def _prune(node: Any, present: set[str]) -> Any:
@@ -190,6 +235,7 @@ def build_book(profile, names: Sequence[str], overrides: Mapping[str, Any] | Non
     params = {"overrides": json.loads(json.dumps(dict(overrides)))} if overrides else {}
     executed = execute_notebooks(profile.name, names, notebooks, root / "notebooks", params)
     book_src = assemble(root / "book_src", config, book_dir, executed)
+    write_generated(book_src, root, profile.name)
     if not build:
         return None
     jb = Path(sys.executable).parent / "jupyter-book"

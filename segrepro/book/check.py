@@ -8,6 +8,11 @@ machine (such requests are aborted, so the page is seen as it would be offline),
 raised, and that its relative links point at files that exist. A full-page screenshot of each page
 is saved.
 
+What a reader sees is checked too: no table cell or glued value reads ``nan``; no element runs past the content
+column (except inside a scrolling box); every image of the content sits in a ``<figure>`` with a
+caption; a study chapter (``00_setup`` ...) shows no code input; the landing page shows the outcome
+grid, the counts and its headline sentences; the API reference documents ``attack``.
+
 Example:
     >>> problems = check_book("results/smoke/book_src/_build/html", "test-artifacts/book")
     >>> assert not problems, "\\n".join(problems)
@@ -50,8 +55,34 @@ _PAGE_REPORT_JS = """
   clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight').forEach(e => e.remove());
   const math = document.querySelectorAll('.math').length;
   const links = [...main.querySelectorAll('a[href]')].map(a => a.getAttribute('href'));
+  const visible = e => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
+  const nanCells = [...main.querySelectorAll('td, th')].map(c => c.innerText.trim())
+    .filter(t => /(^|[^A-Za-z])nan([^A-Za-z]|$)/i.test(t));
+  const codeInputs = [...main.querySelectorAll('.cell_input, div.highlight-ipython3')].filter(visible).length;
+  const uncaptioned = [...main.querySelectorAll('img')].filter(visible).filter(i => {
+    const f = i.closest('figure');
+    const cap = f && f.querySelector('figcaption');
+    return !(cap && cap.innerText.trim());
+  }).map(i => (i.getAttribute('alt') || i.getAttribute('src') || '').slice(0, 60));
+  const article = document.querySelector('article.bd-article') || main;  // the content column
+  const box = article.getBoundingClientRect();
+  const clipped = e => {
+    for (let a = e.parentElement; a && a !== article; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX;
+      if (o === 'auto' || o === 'scroll' || o === 'hidden') return true;
+    }
+    return false;
+  };
+  const overflow = [...article.querySelectorAll('*')].filter(e => visible(e) && !clipped(e))
+    .filter(e => e.getBoundingClientRect().right > box.right + 2)
+    .map(e => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ')[0] : '')
+              + ' (' + Math.round(e.getBoundingClientRect().right - box.right) + ' px)');
+  const landing = {grid: main.querySelectorAll('table.sr-grid').length, counts: main.querySelectorAll('table.sr-counts').length,
+                   sentences: [...main.querySelectorAll('.pasted-text')].map(p => p.innerText.trim())};
+  const attack = [...main.querySelectorAll('dt')].some(d => /(^|[^A-Za-z_.])attack\\(|\\.attack\\(/.test(d.innerText));
   return {title: document.title, text: clone.innerText, textLength: main.innerText.trim().length, imgs, tables,
-          glue, math, mjx: document.querySelectorAll('mjx-container').length, links};
+          glue, math, mjx: document.querySelectorAll('mjx-container').length, links, nanCells, codeInputs,
+          uncaptioned, overflow: overflow.slice(0, 5), landing, attack};
 }
 """ % GLUE_SELECTOR
 
@@ -92,6 +123,7 @@ def _redirect_target(page: Path) -> str | None:
 def check_book(html_dir: str | os.PathLike, screenshot_dir: str | os.PathLike, *,
                expected_pages: Iterable[str] | None = None, glue_pages: Iterable[str] | None = None,
                figure_pages: Iterable[str] | None = None, table_pages: Iterable[str] | None = None,
+               landing_page: str | None = "intro", api_page: str | None = "api",
                executable_path: str | None = None, timeout_ms: int = 20000,
                ignore_errors: Iterable[str] = KNOWN_HARMLESS_ERRORS) -> list[str]:
     """Open every page of a built book in headless Chromium and list what is wrong.
@@ -104,6 +136,9 @@ def check_book(html_dir: str | os.PathLike, screenshot_dir: str | os.PathLike, *
             name starts with two digits (the executed notebooks, ``00_setup`` ... ``05_comparison``).
         figure_pages: page names that must show at least one image (``None``: as ``glue_pages``).
         table_pages: page names that must show at least one table (``None``: as ``glue_pages``).
+        landing_page: the page that must show the outcome grid, the counts and its headline sentences
+            (skipped when the book has no such page).
+        api_page: the page that must document ``attack`` (skipped when the book has no such page).
         executable_path: Chromium binary; default :func:`find_chromium`.
         timeout_ms: per-page wait for loading and for MathJax.
         ignore_errors: regular expressions of script errors not to report (see ``KNOWN_HARMLESS_ERRORS``).
@@ -133,7 +168,8 @@ def check_book(html_dir: str | os.PathLike, screenshot_dir: str | os.PathLike, *
     notebooks = {n for n in names if re.match(r"\d\d_", n)}
     must = {"glue": set(glue_pages) if glue_pages is not None else notebooks,
             "figure": set(figure_pages) if figure_pages is not None else notebooks,
-            "table": set(table_pages) if table_pages is not None else notebooks}
+            "table": set(table_pages) if table_pages is not None else notebooks,
+            "no_code": notebooks, "landing": {landing_page} & names, "api": {api_page} & names}
     ignore = [re.compile(p) for p in ignore_errors]
 
     with sync_playwright() as pw:
@@ -195,7 +231,30 @@ def _check_page(browser, page_path: Path, root: Path, shots: Path, wants: set[st
     if raw:
         problems.append(f"raw TeX in the rendered text: {raw.group(0)[:40]!r}")
     problems += _broken_links(report["links"], page_path, root)
+    problems += _reader_problems(report, wants)
     return problems
+
+
+def _reader_problems(report: dict, wants: set[str]) -> list[str]:
+    """What a reader would trip over: nan cells, overflow, figures without caption, code, landing, API."""
+    out = [f"table cell reads nan: {t[:60]!r}" for t in report["nanCells"][:5]]
+    out += [f"a glued value reads nan: {g['text'][:60]!r}" for g in report["glue"]
+            if re.search(r"(^|[^A-Za-z])nan([^A-Za-z]|$)", g["text"], re.IGNORECASE)][:5]
+    out += [f"element overflows the content column: {e}" for e in report["overflow"]]
+    out += [f"figure without a caption: {src!r}" for src in report["uncaptioned"]]
+    if "no_code" in wants and report["codeInputs"]:
+        out.append(f"{report['codeInputs']} code input(s) visible in a study chapter")
+    if "landing" in wants:
+        land = report["landing"]
+        if not land["grid"]:
+            out.append("the outcome grid is missing from the landing page")
+        if not land["counts"]:
+            out.append("the counts per paper and outcome are missing from the landing page")
+        if len([t for t in land["sentences"] if t]) < 3:
+            out.append(f"the landing page shows {len([t for t in land['sentences'] if t])} of its 3 headline sentences")
+    if "api" in wants and not report["attack"]:
+        out.append("the API reference does not document attack()")
+    return out
 
 
 def _local_only(route, problems: list[str]) -> None:
