@@ -117,8 +117,20 @@ class Arms:
         """Per-image arrays of a non-grid step (``false_region``, ``grad_balance``), stacked over seeds."""
         rows = self.df[(self.df["grid"] == grid) & (self.df["source"] == source) & (self.df["metric"] == metric)
                        & (self.df["iteration"] == t)]
-        cells = rows.drop_duplicates("cell").sort_values("seed")
-        if cells.empty:
-            raise MissingEvidence(f"no {grid} rows for {source} at iteration {t}")
-        parts = [self.ev._load(c)[(source, "1", t)] for c in cells["cell"]]
-        return Arm({f: np.stack([p[f] for p in parts]) for f in parts[0]}, tuple(int(s) for s in cells["seed"]))
+        # the latest cell per seed of the profile's seeds and image count (rows of non-grid steps are kept
+        # across runs with other settings)
+        n, wanted = rp.n_images(self.profile), set(rp.seeds(self.profile))
+        parts = {}
+        for cell, seed in zip(rows["cell"], rows["seed"]):
+            if int(seed) not in wanted:
+                continue
+            try:
+                got = self.ev._load(cell)[(source, "1", t)]
+            except (MissingEvidence, KeyError):
+                continue
+            if len(got["valid"]) == n:
+                parts[int(seed)] = got
+        if not parts:
+            raise MissingEvidence(f"no {grid} counts for {source} at iteration {t} ({n} images)")
+        order = sorted(parts)
+        return Arm({f: np.stack([parts[s][f] for s in order]) for f in parts[order[0]]}, tuple(order))
