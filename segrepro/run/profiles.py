@@ -84,15 +84,21 @@ class Profile:
         transfer_images: At most this many images per cell in those grids (``None``: ``n_images``).
         comparison_seeds: Seeds of the comparison's own random methods: the first this many of
             ``seeds`` (``None``: all); its paired claims pair that seed with each seed of the others.
-        rp_images: At most this many images per cell in the RP-PGD study (``None``: ``n_images``).
-        rp_seeds: Seeds of the RP-PGD study: the first this many of ``seeds`` (``None``: all).
-        rp_whitebox_steps: Length of RP-PGD's Fig. 2 run and of its Table 6 attacks (at most 100, the paper's).
+        rp_images: Images per cell in the RP-PGD study (``None``: ``n_images``); its claims want >= 64.
+        rp_seeds: Seeds of the RP-PGD study's random methods (PGD, SegPGD, CosPGD, RP-PGD: random start):
+            the first this many of ``seeds`` (``None``: all); deterministic attacks (L2 BIM, CW without
+            random start) run the first seed only.
+        rp_whitebox_steps: Length of RP-PGD's Fig. 2 runs of SegPGD, CosPGD, RP-PGD and of its Table 6
+            attacks (at most 100, the paper's); Fig. 2's PGD is read from the battery's PGD run.
         rp_ablation_steps: Iterations of RP-PGD's Tables 1-3 ablations (at most 100, the paper's).
         rp_ablation_seeds: Seeds of those ablations, the first this many of the study's (``None``: all).
         rp_ablation_at: Also run the ablations on the PGD3-AT model (the paper's PSPNet-AT column).
-        rp_battery_pgd_steps: PGD step counts of the AT battery (RP-PGD Tables 4-5; one run to the largest).
-        rp_battery_strong_steps: Step counts of the battery's SegPGD, CosPGD, RP-PGD and CW.
+        rp_battery_pgd_steps: PGD step counts of the AT battery (RP-PGD Tables 4-5; one run to the largest,
+            on every AT model and its clean model: also the project's PGD-20 target).
+        rp_battery_cw_steps: Steps of the battery's CW-margin attack (0: leave it out).
         rp_battery_bim_steps: Steps of the battery's L2 BIM (0: leave it out).
+        rp_other_archs: Run the battery's PGD on the other architectures' clean and PGD3-AT models too
+            (Table 5's DeepLabv3, the VGG model: the project's AT targets).
     """
 
     name: str
@@ -132,8 +138,9 @@ class Profile:
     rp_ablation_seeds: int | None = None
     rp_ablation_at: bool = True
     rp_battery_pgd_steps: tuple[int, ...] = (10, 20, 40, 100)
-    rp_battery_strong_steps: tuple[int, ...] = (20, 100)
+    rp_battery_cw_steps: int = 100
     rp_battery_bim_steps: int = 10
+    rp_other_archs: bool = True
 
     def __post_init__(self):
         for f in dataclasses.fields(self):  # types and ranges, one field at a time
@@ -404,7 +411,7 @@ _SMOKE = Profile(
     at_train={"epochs": 1, "train_length": 128},
     classifier_train={"width": 4, "epochs": 1, "train_length": 512, "val_length": 64}, threads=1,
     rp_images=4, rp_seeds=1, rp_whitebox_steps=4, rp_ablation_steps=3, rp_ablation_at=False,
-    rp_battery_pgd_steps=(2, 4), rp_battery_strong_steps=(2,), rp_battery_bim_steps=2,
+    rp_battery_pgd_steps=(2, 4), rp_battery_cw_steps=2, rp_battery_bim_steps=2,
 )
 
 # The embedded models are the released ones (segrepro/weights, ``segrepro train --release``): the
@@ -422,11 +429,12 @@ _EMBEDDED = Profile(
     at_train=dict(release_recipes.AT_RECIPE),
     classifier_train={k: v for k, v in release_recipes.CLASSIFIER_RECIPE.items() if k != "size"},
     threads=0,  # both cores go to one process (torch's default)
-    # the 2-core budget: both transfer studies in about 8 of the 40 minutes; RP-PGD's AT battery and 14
-    # ablation variants at reduced step counts; the comparison's own random methods on one seed
+    # the 2-core budget: both transfer studies in about 8 of the 40 minutes; the comparison's own random
+    # methods on one seed. RP-PGD: 64 images and 2 seeds per random cell (its claims' floor), at reduced
+    # step counts (Fig. 2 and Table 6: 10 of the paper's 100; ablations: 5; battery: PGD 10/20, CW 5, BIM 5)
     transfer_images=16, comparison_seeds=1,
-    rp_images=16, rp_seeds=2, rp_whitebox_steps=20, rp_ablation_steps=10, rp_ablation_seeds=1,
-    rp_ablation_at=False, rp_battery_pgd_steps=(10, 20), rp_battery_strong_steps=(10,), rp_battery_bim_steps=5,
+    rp_images=64, rp_seeds=2, rp_whitebox_steps=10, rp_ablation_steps=5, rp_ablation_seeds=None,
+    rp_ablation_at=False, rp_battery_pgd_steps=(10, 20), rp_battery_cw_steps=5, rp_battery_bim_steps=5,
 )
 
 # The papers' settings (spec/methods.md): L-inf eps 0.03 and step 0.01 (DS, RP-PGD), 1000 iterations
