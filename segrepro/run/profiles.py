@@ -68,6 +68,19 @@ class Profile:
         transfer_sources: Sources of the TranSegPGD, SegTrans and comparison transfer grids: the first
             this many of ``sources``.
         transfer_images: At most this many images per cell in those grids (``None``: ``n_images``).
+        transfer_snapshots: Snapshots of the TranSegPGD and SegTrans transfer grids (``None``: ``snapshots``);
+            ``ceil(steps/2)`` and ``steps`` are always added (end of stage 1; SegTrans at half the cost).
+        transfer_random_start: The start policy shared by TranSegPGD, SegTrans and every baseline they are
+            judged against: ``False`` none starts at random (PGD becomes BIM; SegPGD and CosPGD run with
+            ``random_start=False``), ``True`` all do.
+        transfer_second_sources: Sources of the second-eps reading of both studies (the largest ``eps``
+            other than the papers' first one): the last this many transfer sources (``0``: no second reading).
+        transfer_weights: TranSegPGD's ``gamma`` and ``beta`` values of the ablation (0.5 = a stage of plain
+            cross-entropy, which the stage claims read, is always included).
+        transfer_ablation_seeds: Seeds of the random methods of the ablation grids (SegTrans grid sizes, the
+            zoom run): the first this many of ``seeds`` (``None``: all).
+        transfer_zoom_k: Grid size k of the ``segtrans_zoom`` run, which attacks for ``k^2 * steps``
+            iterations (as many updates per pixel as BIM in ``steps``; ``0``: no zoom run).
         comparison_seeds: Seeds of the comparison's own random methods: the first this many of
             ``seeds`` (``None``: all); its paired claims pair that seed with each seed of the others.
         rp_images: At most this many images per cell in the RP-PGD study (``None``: ``n_images``).
@@ -110,6 +123,12 @@ class Profile:
     # per-study budgets (defaults: the papers' settings, no cap)
     transfer_sources: int = 2
     transfer_images: int | None = None
+    transfer_snapshots: tuple[int, ...] | None = None
+    transfer_random_start: bool = False
+    transfer_second_sources: int = 1
+    transfer_weights: tuple[float, ...] = (0.0, 0.3, 0.5)
+    transfer_ablation_seeds: int | None = None
+    transfer_zoom_k: int = 2
     comparison_seeds: int | None = None
     rp_images: int | None = None
     rp_seeds: int | None = None
@@ -172,9 +191,11 @@ _EMBEDDED = Profile(
     at_train=dict(release_recipes.AT_RECIPE),
     classifier_train={k: v for k, v in release_recipes.CLASSIFIER_RECIPE.items() if k != "size"},
     threads=0,  # both cores go to one process (torch's default)
-    # the 2-core budget: both transfer studies in about 8 of the 40 minutes; RP-PGD's AT battery and 14
-    # ablation variants at reduced step counts; the comparison's own random methods on one seed
-    transfer_images=16, comparison_seeds=1,
+    # the 2-core budget: both transfer studies in about 8 of the 30 minutes (64 images per cell, the
+    # ablations on one seed and gamma/beta 0.5 only); RP-PGD's AT battery and 14 ablation variants at
+    # reduced step counts; the comparison's own random methods on one seed
+    transfer_images=64, transfer_snapshots=(5, 10, 20), transfer_weights=(0.5,), transfer_ablation_seeds=1,
+    comparison_seeds=1,
     rp_images=16, rp_seeds=2, rp_whitebox_steps=20, rp_ablation_steps=10, rp_ablation_seeds=1,
     rp_ablation_at=False, rp_battery_pgd_steps=(10, 20), rp_battery_strong_steps=(10,), rp_battery_bim_steps=5,
 )
