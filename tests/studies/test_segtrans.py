@@ -198,3 +198,22 @@ def test_study_and_notebook_at_smoke_scale(tmp_path, monkeypatch):
     papermill.execute_notebook(str(NOTEBOOK), str(out), parameters={"profile": "smoke"}, kernel_name="python3",
                                progress_bar=False)
     assert "st_efficiency" in out.read_text()
+
+
+@pytest.mark.parametrize("notebook, study", [("02_transegpgd", "transegpgd"), ("03_segtrans", "segtrans")])
+def test_every_glue_key_of_the_prose_is_glued(profile, notebook, study):
+    """The keys the notebooks' markdown cites exist in what their code cells glue (on hand-made rows)."""
+    import nbformat
+
+    from segrepro.studies.transegpgd import claims as tsc
+    from segrepro.studies.transegpgd import report as tsr
+
+    nb = nbformat.read(NOTEBOOK.parent / f"{notebook}.ipynb", as_version=4)
+    cited = {k for c in nb.cells if c.cell_type == "markdown"
+             for k in re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)", c.source)}
+    df = world(profile)
+    if study == "transegpgd":
+        glued = {**tsr.headline(df, profile), **claim_glue(tsc.claims(df, profile))}
+    else:
+        glued = {**st.headline(df, profile), **tsr.headline(df, profile), **claim_glue(stc.claims(df, profile))}
+    assert cited and cited <= set(glued), sorted(cited - set(glued))

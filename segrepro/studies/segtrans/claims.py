@@ -26,7 +26,7 @@ from segrepro.report.evidence import MissingEvidence
 from segrepro.report.outcomes import Estimate
 from segrepro.report.verdicts import Claim, Part, claim_rows, table
 from segrepro.studies.segtrans.grids import NAME, baselines
-from segrepro.studies.transegpgd.claims import moved, start_policy
+from segrepro.studies.transegpgd.claims import moved
 from segrepro.studies.transegpgd.grids import (MAIN, SECOND, key, main_eps, second_eps, second_sources, snapshots,
                                               sources, study_images)
 from segrepro.studies.transegpgd.measure import Measure, Pairs, fmt
@@ -87,7 +87,7 @@ def present(m: Measure, profile, *, eps: float, grid: str, srcs) -> dict[str, Pa
 
 def strongest(base: dict[str, Pairs]) -> str:
     """The attack with the highest mean transfer ASR (point estimate)."""
-    values = {b: float(Measure.value(p, "asr").value) for b, p in base.items()}
+    values = {b: Measure.point(p, "asr") for b, p in base.items()}
     return max(values, key=values.get)
 
 
@@ -117,7 +117,7 @@ def asr_gain(m: Measure, profile) -> list[dict]:
     parts = [Part(f"minus {NAMES[b]}", Measure.diff(st, p, "asr")) for b, p in base.items()]
     summary = Measure.versus_best(st, list(base.values()), "asr", best=np.max)
     best = strongest(base)
-    b_asr, s_asr = float(Measure.value(base[best], "asr").value), float(Measure.value(st, "asr").value)
+    b_asr, s_asr = Measure.point(base[best], "asr"), Measure.point(st, "asr")
     over = sum(p.estimate.value > ASR_GAIN for p in parts)
 
     def at(e, grid, s):
@@ -128,7 +128,8 @@ def asr_gain(m: Measure, profile) -> list[dict]:
     rel = f"{(s_asr / b_asr - 1) * 100:+.1f} %" if b_asr > 0 else "undefined"
     why = (f"SegTrans flips {s_asr:.2f} % of the clean-correct pixels of the other models, the strongest attack "
            f"{NAMES[best]} {b_asr:.2f} % (relative gain {rel}); SegTrans beats {over} of {len(parts)} attacks by more "
-           f"than 8.55 points, {start_policy(profile)}. {second_reading(profile, at)}")
+           f"than 8.55 points, {'all' if profile.transfer_random_start else 'none'} starting at random. "
+           f"{second_reading(profile, at)}")
     return claim_rows(c, parts, summary=summary, why=why, study=NAME)
 
 
@@ -177,9 +178,9 @@ def no_overhead(m: Measure, profile) -> list[dict]:
                                                         note="exact counts: no interval")),
              Part("wall-clock seconds", sec)]
     why = (f"SegTrans costs {p_st:.0f} forward + backward passes per adversarial example, {tt.label(*ref)} "
-           f"{p_ref:.0f} (T={profile.steps}); in wall-clock time it takes {rel:.2f}x BIM's, timed in the same run: with "
-           "equal passes the difference is the region remapping's own cost plus the machine's noise (one timing "
-           "per cell).")
+           f"{p_ref:.0f} (T={profile.steps}); in wall-clock time it takes {rel:.2f}x BIM's, timed in the same run: "
+           "with equal passes the difference is the region remapping's own cost plus the machine's noise (one "
+           "timing per cell).")
     return claim_rows(c, parts, summary=sec, why=why, study=NAME)
 
 
@@ -197,8 +198,8 @@ def interpolated(m: Measure, profile, name: str, t: float, *, eps: float, grid: 
 
 def iterations_to_reach(m: Measure, profile, level: float, *, eps: float, srcs) -> float:
     """First (interpolated) iteration at which SegTrans' mean transfer ASR (points) reaches ``level``; inf if never."""
-    curve = pd.DataFrame([{"iteration": t, "mean": float(Measure.value(_pairs(
-        m, profile, "segtrans", eps=eps, grid=MAIN, srcs=srcs, iteration=t), "asr").value)} for t in snapshots(profile)])
+    curve = pd.DataFrame([{"iteration": t, "mean": Measure.point(_pairs(
+        m, profile, "segtrans", eps=eps, grid=MAIN, srcs=srcs, iteration=t), "asr")} for t in snapshots(profile)])
     return tt.iterations_to_reach(curve, level)
 
 
@@ -211,7 +212,7 @@ def efficiency(m: Measure, profile) -> list[dict]:
         raise MissingEvidence("no state-of-the-art attack was run")
     best = strongest(base)
     b = base[best]
-    level = float(Measure.value(b, "asr").value)
+    level = Measure.point(b, "asr")
 
     def at_half(t, e=eps, grid=MAIN, s=srcs, ref=b):
         f, reads = interpolated(m, profile, "segtrans", t, eps=e, grid=grid, srcs=s)

@@ -40,10 +40,10 @@ def cost_table(df: pd.DataFrame, profile) -> pd.DataFrame:
     for name in method_names(profile):
         k = tsp.key(profile, name)
         try:
-            asr = Measure.value(m.pairs(k, eps=tsp.main_eps(profile), sources=tsp.sources(profile), grid=MAIN), "asr")
+            asr = Measure.point(m.pairs(k, eps=tsp.main_eps(profile), sources=tsp.sources(profile), grid=MAIN), "asr")
             out.append({"method": tt.label(*k), "seconds": seconds(df, k),
                         "vs BIM (same run)": relative_seconds(df, profile, k), "passes": passes(df, k),
-                        "transfer ASR": asr.value})
+                        "transfer ASR": asr})
         except MissingEvidence:
             continue
     return pd.DataFrame(out)
@@ -63,7 +63,7 @@ def grid_size_table(df: pd.DataFrame, profile) -> pd.DataFrame:
         ks = spec.params.get("grid_sizes")
         out.append({"k": "U{2,3,4} (default)" if ks is None else str(ks[0]), "transfer ASR": asr.value,
                     "low": asr.low, "high": asr.high, "seeds": pairs.arms[0].n_seeds,
-                    "transfer mIoU": Measure.value(pairs, "miou").value, "white-box ASR": Measure.value(wb, "asr").value})
+                    "transfer mIoU": Measure.point(pairs, "miou"), "white-box ASR": Measure.point(wb, "asr")})
     return pd.DataFrame(out)
 
 
@@ -90,7 +90,7 @@ def zoom_table(df: pd.DataFrame, profile) -> pd.DataFrame:
             continue
         asr = Measure.value(pairs, "asr")
         out.append({"attack": label, "iterations": it, "updates": updates, "transfer ASR": asr.value, "low": asr.low,
-                    "high": asr.high, "white-box ASR": Measure.value(wb, "asr").value})
+                    "high": asr.high, "white-box ASR": Measure.point(wb, "asr")})
     return pd.DataFrame(out)
 
 
@@ -102,11 +102,11 @@ def headline(df: pd.DataFrame, profile) -> dict:
            "st_seconds_bim": math.nan, "st_zoom_k": int(profile.transfer_zoom_k),
            "st_zoom_steps": int(zoom_steps(profile)), "st_zoom_asr_T": math.nan, "st_zoom_asr_equal": math.nan}
     try:
-        st = Measure.value(m.pairs(tsp.key(profile, "segtrans"), eps=eps, sources=srcs, grid=MAIN), "asr").value
+        st = Measure.point(m.pairs(tsp.key(profile, "segtrans"), eps=eps, sources=srcs, grid=MAIN), "asr")
         base = present(m, profile, eps=eps, grid=MAIN, srcs=srcs)
         best = strongest(base)
-        b = float(Measure.value(base[best], "asr").value)
-        out.update(st_best_baseline=NAMES[best], st_best_asr=b, st_asr_segtrans=float(st), st_gain_points=float(st - b),
+        b = Measure.point(base[best], "asr")
+        out.update(st_best_baseline=NAMES[best], st_best_asr=b, st_asr_segtrans=st, st_gain_points=st - b,
                    st_gain_relative=float((st / b - 1) * 100) if b > 0 else math.nan,
                    st_seconds_segtrans=seconds(df, tsp.key(profile, "segtrans")),
                    st_seconds_bim=seconds(df, tsp.key(profile, "pgd")))

@@ -108,7 +108,7 @@ def state_of_the_art(m: Measure, profile) -> list[dict]:
                   Measure.diff(ts, base[b], "miou")) for b in names]
     summary = Measure.versus_best(ts, list(base.values()), "miou")
     won = sum(p.estimate.value < 0 for p in parts)
-    values = {b: float(Measure.value(base[b], "miou").value) for b in names}
+    values = {b: Measure.point(base[b], "miou") for b in names}
     best = min(values, key=values.get)
 
     def at(e, grid, s):
@@ -116,7 +116,7 @@ def state_of_the_art(m: Measure, profile) -> list[dict]:
                                    [_pairs(m, profile, b, e, grid, s) for b in names], "miou")
 
     why = (f"TranSegPGD has a lower mean transfer mIoU than {won} of {len(names)} prior attacks; the strongest is "
-           f"{NAMES.get(best, best)} ({values[best]:.2f} vs {float(Measure.value(ts, 'miou').value):.2f} for "
+           f"{NAMES.get(best, best)} ({values[best]:.2f} vs {Measure.point(ts, 'miou'):.2f} for "
            f"TranSegPGD), {start_policy(profile)}. {ablation_note(m, profile)} "
            f"{second_reading(profile, at, c.direction)}")
     return claim_rows(c, parts, summary=summary, why=why.strip(), study=NAME)
@@ -153,7 +153,7 @@ def combines_with_mi(m: Measure, profile) -> list[dict]:
 
     est = at(eps, MAIN, srcs)
     mi = _pairs(m, profile, "mi", eps, MAIN, srcs)
-    why = (f"MI alone reaches {float(Measure.value(mi, 'miou').value):.2f} mean transfer mIoU; with TranSegPGD's "
+    why = (f"MI alone reaches {Measure.point(mi, 'miou'):.2f} mean transfer mIoU; with TranSegPGD's "
            f"objective the difference is {fmt(est)}. {second_reading(profile, at, c.direction)}")
     return claim_rows(c, summary=est, why=why, study=NAME)
 
@@ -167,8 +167,8 @@ def stage1(m: Measure, profile) -> list[dict]:
     uniform = m.pairs(key(profile, "transegpgd", gamma=UNIFORM), eps=main_eps(profile), sources=src,
                       grid=ABLATION, iteration=half, white_box=True)
     est = Measure.diff(default, uniform, "mis_ratio")
-    why = (f"At t = {half} the default stage 1 misleads {float(Measure.value(default, 'mis_ratio').value):.2f} % of "
-           f"{src[0]}'s valid pixels, plain cross-entropy {float(Measure.value(uniform, 'mis_ratio').value):.2f} %; "
+    why = (f"At t = {half} the default stage 1 leaves {Measure.point(default, 'mis_ratio'):.2f} % of {src[0]}'s "
+           f"valid pixels misclassified, plain cross-entropy {Measure.point(uniform, 'mis_ratio'):.2f} %; "
            "no second scale was run for the stage ablations (budget).")
     return claim_rows(c, summary=est, why=why, study=NAME)
 
@@ -180,8 +180,8 @@ def stage2(m: Measure, profile) -> list[dict]:
     default = _pairs(m, profile, "transegpgd", main_eps(profile), MAIN, src)
     uniform = m.pairs(key(profile, "transegpgd", beta=UNIFORM), eps=main_eps(profile), sources=src, grid=ABLATION)
     est = Measure.diff(default, uniform, "miou")
-    why = (f"From {src[0]} the default stage 2 gives {float(Measure.value(default, 'miou').value):.2f} mean transfer "
-           f"mIoU, a uniform stage 2 {float(Measure.value(uniform, 'miou').value):.2f}; no second scale was run "
+    why = (f"From {src[0]} the default stage 2 gives {Measure.point(default, 'miou'):.2f} mean transfer "
+           f"mIoU, a uniform stage 2 {Measure.point(uniform, 'miou'):.2f}; no second scale was run "
            "for the stage ablations (budget).")
     return claim_rows(c, summary=est, why=why, study=NAME)
 

@@ -29,9 +29,9 @@ def method_row(m: Measure, k, *, metric: str, eps: float, grid: str, srcs) -> di
     rec = {"method": tt.label(*k), "transfer": est.value, "low": est.low, "high": est.high,
            "images": est.n_images, "seeds": pairs.arms[0].n_seeds}
     for s in srcs:
-        rec[f"from {s}"] = Measure.value(m.pairs(k, eps=eps, sources=(s,), grid=grid), metric).value
+        rec[f"from {s}"] = Measure.point(m.pairs(k, eps=eps, sources=(s,), grid=grid), metric)
     wb = m.pairs(k, eps=eps, sources=srcs, grid=grid, white_box=True)
-    rec["white-box"] = Measure.value(wb, metric).value
+    rec["white-box"] = Measure.point(wb, metric)
     return rec
 
 
@@ -76,8 +76,8 @@ def combination_table(df: pd.DataFrame, profile) -> pd.DataFrame:
         except MissingEvidence:
             continue
         d = Measure.diff(both, alone, "miou")
-        out.append({"attack": t, "alone": Measure.value(alone, "miou").value,
-                    "with transegpgd": Measure.value(both, "miou").value, "difference": d.value, "low": d.low,
+        out.append({"attack": t, "alone": Measure.point(alone, "miou"),
+                    "with transegpgd": Measure.point(both, "miou"), "difference": d.value, "low": d.low,
                     "high": d.high})
     return pd.DataFrame(out)
 
@@ -100,9 +100,10 @@ def ablation_table(df: pd.DataFrame, profile) -> pd.DataFrame:
         except MissingEvidence:
             continue
         d = Measure.diff(pairs, default, "miou")
-        out.append({"variant": "default" if i == 0 else spec.params_json, "transfer mIoU": Measure.value(pairs, "miou").value,
-                    "change": d.value, "low": d.low, "high": d.high, "transfer ASR": Measure.value(pairs, "asr").value,
-                    f"white-box MisRatio at t={half}": Measure.value(wb, "mis_ratio").value})
+        out.append({"variant": "default" if i == 0 else spec.params_json,
+                    "transfer mIoU": Measure.point(pairs, "miou"), "change": d.value, "low": d.low, "high": d.high,
+                    "transfer ASR": Measure.point(pairs, "asr"),
+                    f"white-box MisRatio at t={half}": Measure.point(wb, "mis_ratio")})
     return pd.DataFrame(out)
 
 
