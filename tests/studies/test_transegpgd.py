@@ -219,3 +219,10 @@ def test_study_and_notebook_at_smoke_scale(tmp_path, monkeypatch):
     papermill.execute_notebook(str(NOTEBOOK), str(out), parameters={"profile": "smoke"}, kernel_name="python3",
                                progress_bar=False)
     assert "tsp_state_of_the_art" in out.read_text()
+
+
+def test_stage1_second_scale_is_an_earlier_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path))
+    p = get_profile("smoke", **{**PROFILE, "snapshots": (1, 2, 4)})
+    stage1 = tsc.claims(world(p), p).set_index("claim_id").loc["tsp_stage1_fools_all"]
+    assert "Second scale (iterations):" in stage1["why"] and "at t = 1," in stage1["why"]
