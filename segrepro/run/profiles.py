@@ -82,6 +82,19 @@ class Profile:
         transfer_sources: Sources of the TranSegPGD, SegTrans and comparison transfer grids: the first
             this many of ``sources``.
         transfer_images: At most this many images per cell in those grids (``None``: ``n_images``).
+        transfer_snapshots: Snapshots of the TranSegPGD and SegTrans transfer grids (``None``: ``snapshots``);
+            ``ceil(steps/2)`` and ``steps`` are always added (end of stage 1; SegTrans at half the cost).
+        transfer_random_start: The start policy shared by TranSegPGD, SegTrans and every baseline they are
+            judged against: ``False`` none starts at random (PGD becomes BIM; SegPGD and CosPGD run with
+            ``random_start=False``), ``True`` all do.
+        transfer_second_sources: Sources of the second-eps reading of both studies (the largest ``eps``
+            other than the papers' first one): the last this many transfer sources (``0``: no second reading).
+        transfer_weights: TranSegPGD's ``gamma`` and ``beta`` values of the ablation (0.5 = a stage of plain
+            cross-entropy, which the stage claims read, is always included).
+        transfer_ablation_seeds: Seeds of the random methods of the ablation grids (SegTrans grid sizes, the
+            zoom run): the first this many of ``seeds`` (``None``: all).
+        transfer_zoom_k: Grid size k of the ``segtrans_zoom`` run, which attacks for ``k^2 * steps``
+            iterations (as many updates per pixel as BIM in ``steps``; ``0``: no zoom run).
         comparison_seeds: Seeds of the comparison's own random methods: the first this many of
             ``seeds`` (``None``: all); its paired claims pair that seed with each seed of the others.
         rp_images: Images per cell in the RP-PGD study (``None``: ``n_images``); its claims want >= 64.
@@ -130,6 +143,12 @@ class Profile:
     # per-study budgets (defaults: the papers' settings, no cap)
     transfer_sources: int = 2
     transfer_images: int | None = None
+    transfer_snapshots: tuple[int, ...] | None = None
+    transfer_random_start: bool = False
+    transfer_second_sources: int = 1
+    transfer_weights: tuple[float, ...] = (0.0, 0.3, 0.5)
+    transfer_ablation_seeds: int | None = None
+    transfer_zoom_k: int = 2
     comparison_seeds: int | None = None
     rp_images: int | None = None
     rp_seeds: int | None = None
@@ -179,9 +198,13 @@ class Profile:
 #: Smallest value of each integer field (``None`` allowed where the annotation says so).
 _INT_MIN = {"image_size": 1, "steps": 1, "long_steps": 1, "n_images": 1, "batch_size": 1, "threads": 0,
             "transfer_sources": 1, "transfer_images": 1, "comparison_seeds": 1, "rp_images": 1, "rp_seeds": 1,
-            "rp_whitebox_steps": 1, "rp_ablation_steps": 1, "rp_ablation_seeds": 1, "rp_battery_bim_steps": 0}
+            "rp_whitebox_steps": 1, "rp_ablation_steps": 1, "rp_ablation_seeds": 1, "rp_battery_bim_steps": 0,
+            "rp_battery_cw_steps": 0, "transfer_second_sources": 0, "transfer_ablation_seeds": 1,
+            "transfer_zoom_k": 0}
 #: Smallest value of the items of each tuple-of-integers field.
-_INTS_MIN = {"snapshots": 1, "seeds": 0, "rp_battery_pgd_steps": 1, "rp_battery_strong_steps": 1}
+_INTS_MIN = {"snapshots": 1, "seeds": 0, "rp_battery_pgd_steps": 1, "transfer_snapshots": 1}
+#: Tuple-of-fractions fields (each item in [0, 1]).
+_FRACTIONS = ("transfer_weights",)
 #: Tuple fields that may be empty (the others need at least one item).
 _MAY_BE_EMPTY = ("models", "at_models", "targets", "baselines")
 #: ``TrainConfig`` / ``ClassifierConfig`` fields a profile cannot set: the zoo derives them from the model
@@ -244,6 +267,10 @@ def _item(key: str, value: Any) -> Any:
     """One item of a tuple field."""
     if key in _INTS_MIN:
         return _int(key, value, _INTS_MIN[key])
+    if key in _FRACTIONS:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+            raise ValueError(f"{key} expects numbers in [0, 1], got {value!r}")
+        return float(value)
     if key == "eps":
         eps = _positive(key, value)
         if eps > 1:
@@ -275,7 +302,8 @@ def _expects(key: str) -> str:
     kind, opt = _kind(key), " or none" if _optional(key) else ""
     if kind is tuple:
         what = {"eps": "numbers in (0, 1]", "snapshots": "integers >= 1", "seeds": "integers >= 0",
-                "rp_battery_pgd_steps": "integers >= 1", "rp_battery_strong_steps": "integers >= 1"}
+                "rp_battery_pgd_steps": "integers >= 1", "transfer_snapshots": "integers >= 1",
+                "transfer_weights": "numbers in [0, 1]"}
         return f"a list of {what.get(key, 'names')} (on the command line: {key}=x,y)"
     if kind is dict:
         return "a mapping of names (JSON object, e.g. {\"key\": ...})"
@@ -429,10 +457,12 @@ _EMBEDDED = Profile(
     at_train=dict(release_recipes.AT_RECIPE),
     classifier_train={k: v for k, v in release_recipes.CLASSIFIER_RECIPE.items() if k != "size"},
     threads=0,  # both cores go to one process (torch's default)
-    # the 2-core budget: both transfer studies in about 8 of the 40 minutes; the comparison's own random
-    # methods on one seed. RP-PGD: 64 images and 2 seeds per random cell (its claims' floor), at reduced
-    # step counts (Fig. 2 and Table 6: 10 of the paper's 100; ablations: 5; battery: PGD 10/20, CW 5, BIM 5)
-    transfer_images=16, comparison_seeds=1,
+    # the 2-core budget: both transfer studies in about 8 of the 30 minutes (64 images per cell, the
+    # ablations on one seed and gamma/beta 0.5 only); the comparison's own random methods on one seed.
+    # RP-PGD: 64 images and 2 seeds per random cell (its claims' floor), at reduced step counts (Fig. 2 and
+    # Table 6: 10 of the paper's 100; ablations: 5; battery: PGD 10/20, CW 5, BIM 5)
+    transfer_images=64, transfer_snapshots=(5, 10, 20), transfer_weights=(0.5,), transfer_ablation_seeds=1,
+    comparison_seeds=1,
     rp_images=64, rp_seeds=2, rp_whitebox_steps=10, rp_ablation_steps=5, rp_ablation_seeds=None,
     rp_ablation_at=False, rp_battery_pgd_steps=(10, 20), rp_battery_cw_steps=5, rp_battery_bim_steps=5,
 )
