@@ -47,7 +47,7 @@ class Profile:
         alpha: Step size (0.01, DS and RP-PGD papers).
         steps: Iterations of the main grid.
         snapshots: Iterations at which examples are evaluated (one run to ``max(snapshots)``).
-        long_steps: Iterations of the long run (DS Fig. 4); studies decide where to use it.
+        long_steps: Iterations of the long run (DS Fig. 4: FS from the VGG source); studies decide where to use it.
         n_images: Validation images attacked per cell.
         seeds: Attack seeds (random start, DS scales, ...); the 95 % intervals are over these.
         batch_size: Attack and evaluation batch size.
@@ -65,6 +65,16 @@ class Profile:
         amp: Autocast during attacks and evaluation (CUDA only).
         channels_last: Models in the channels_last memory format (faster convolutions on recent GPUs).
         threads: ``torch.set_num_threads`` for CPU runs (``0``: leave torch's default).
+        ds_images: Images per cell in every grid of the DS study (``None``: ``n_images``); the side grids
+            (long run, lambda, scales, AT targets) attack the same first images as the transfer grid.
+        ds_snapshots: Iterations the DS transfer grid evaluates (``None``: ``snapshots``); the overfitting
+            claims' reference iteration 5 and ``steps`` are always added.
+        ds_lambdas: DS scale ratios of Fig. 8. Ratio 0 (DS without scaling is FS, bit for bit) and the
+            DS default ratio are read from the transfer grid; the lambda grid runs the others.
+        ds_second_eps: Also attack from the VGG and PSP sources of the first preset at the larger budgets
+            ``eps[1:]`` (second-scale evidence for the DS claims judged at ``eps[0]``).
+        ds_cls_images: Images of the DS Sec. 4 classifier study (BIM is deterministic: one cell per source).
+        ds_cls_steps: BIM iterations of that study (the paper: overfitting beyond about 20, e.g. 100).
         transfer_sources: Sources of the TranSegPGD, SegTrans and comparison transfer grids: the first
             this many of ``sources``.
         transfer_images: At most this many images per cell in those grids (``None``: ``n_images``).
@@ -108,6 +118,12 @@ class Profile:
     channels_last: bool = False
     threads: int = 0
     # per-study budgets (defaults: the papers' settings, no cap)
+    ds_images: int | None = None
+    ds_snapshots: tuple[int, ...] | None = None
+    ds_lambdas: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
+    ds_second_eps: bool = True
+    ds_cls_images: int = 256
+    ds_cls_steps: int = 100
     transfer_sources: int = 2
     transfer_images: int | None = None
     comparison_seeds: int | None = None
@@ -150,6 +166,7 @@ _SMOKE = Profile(
     sources=("fcn8s_vgg16", "psp_r18"), targets=("fcn8s_vgg16", "psp_r18"),
     eps=(0.03,), steps=4, snapshots=(2, 4), long_steps=6,
     n_images=8, seeds=(0,), batch_size=8,
+    ds_cls_images=16, ds_cls_steps=6,
     train={"epochs": 2, "train_length": 512, "val_length": 64, "width": 8},
     at_train={"epochs": 1, "train_length": 128},
     classifier_train={"width": 4, "epochs": 1, "train_length": 512, "val_length": 64}, threads=1,
@@ -172,6 +189,9 @@ _EMBEDDED = Profile(
     at_train=dict(release_recipes.AT_RECIPE),
     classifier_train={k: v for k, v in release_recipes.CLASSIFIER_RECIPE.items() if k != "size"},
     threads=0,  # both cores go to one process (torch's default)
+    # DS (about 9 of the 2-core minutes, see segrepro.studies.dynamic_scaling.grids): 64 images per cell,
+    # four snapshots, lambda 0.3 left out, the classifier study on 256 images for 50 iterations
+    ds_images=64, ds_snapshots=(2, 5, 10, 20), ds_lambdas=(0.0, 0.1, 0.5, 0.7, 0.9), ds_cls_steps=50,
     # the 2-core budget: both transfer studies in about 8 of the 40 minutes; RP-PGD's AT battery and 14
     # ablation variants at reduced step counts; the comparison's own random methods on one seed
     transfer_images=16, comparison_seeds=1,
