@@ -60,7 +60,7 @@ class Profile:
         alpha: Step size (0.01, DS and RP-PGD papers).
         steps: Iterations of the main grid.
         snapshots: Iterations at which examples are evaluated (one run to ``max(snapshots)``), within 1..``steps``.
-        long_steps: Iterations of the long run (DS Fig. 4); studies decide where to use it.
+        long_steps: Iterations of the long run (DS Fig. 4: FS from the VGG source); studies decide where to use it.
         n_images: Validation images attacked per cell.
         seeds: Attack seeds (random start, DS scales, ...); the 95 % intervals are over these. Each once:
             a tuple field never lists a value twice.
@@ -79,6 +79,16 @@ class Profile:
         amp: Autocast during attacks and evaluation (CUDA only).
         channels_last: Models in the channels_last memory format (faster convolutions on recent GPUs).
         threads: ``torch.set_num_threads`` for CPU runs (``0``: leave torch's default).
+        ds_images: Images per cell in every grid of the DS study (``None``: ``n_images``); the side grids
+            (long run, lambda, scales, AT targets) attack the same first images as the transfer grid.
+        ds_snapshots: Iterations the DS transfer grid evaluates (``None``: ``snapshots``); the overfitting
+            claims' reference iteration 5 and ``steps`` are always added.
+        ds_lambdas: DS scale ratios of Fig. 8. Ratio 0 (DS without scaling is FS, bit for bit) and the
+            DS default ratio are read from the transfer grid; the lambda grid runs the others.
+        ds_second_eps: Also attack from the VGG and PSP sources of the first preset at the larger budgets
+            ``eps[1:]`` (second-scale evidence for the DS claims judged at ``eps[0]``).
+        ds_cls_images: Images of the DS Sec. 4 classifier study (BIM is deterministic: one cell per source).
+        ds_cls_steps: BIM iterations of that study (the paper: overfitting beyond about 20, e.g. 100).
         transfer_sources: Sources of the TranSegPGD, SegTrans and comparison transfer grids: the first
             this many of ``sources``.
         transfer_images: At most this many images per cell in those grids (``None``: ``n_images``).
@@ -141,6 +151,12 @@ class Profile:
     channels_last: bool = False
     threads: int = 0
     # per-study budgets (defaults: the papers' settings, no cap)
+    ds_images: int | None = None
+    ds_snapshots: tuple[int, ...] | None = None
+    ds_lambdas: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
+    ds_second_eps: bool = True
+    ds_cls_images: int = 256
+    ds_cls_steps: int = 100
     transfer_sources: int = 2
     transfer_images: int | None = None
     transfer_snapshots: tuple[int, ...] | None = None
@@ -200,11 +216,11 @@ _INT_MIN = {"image_size": 1, "steps": 1, "long_steps": 1, "n_images": 1, "batch_
             "transfer_sources": 1, "transfer_images": 1, "comparison_seeds": 1, "rp_images": 1, "rp_seeds": 1,
             "rp_whitebox_steps": 1, "rp_ablation_steps": 1, "rp_ablation_seeds": 1, "rp_battery_bim_steps": 0,
             "rp_battery_cw_steps": 0, "transfer_second_sources": 0, "transfer_ablation_seeds": 1,
-            "transfer_zoom_k": 0}
+            "transfer_zoom_k": 0, "ds_images": 1, "ds_cls_images": 1, "ds_cls_steps": 1}
 #: Smallest value of the items of each tuple-of-integers field.
-_INTS_MIN = {"snapshots": 1, "seeds": 0, "rp_battery_pgd_steps": 1, "transfer_snapshots": 1}
+_INTS_MIN = {"snapshots": 1, "seeds": 0, "rp_battery_pgd_steps": 1, "transfer_snapshots": 1, "ds_snapshots": 1}
 #: Tuple-of-fractions fields (each item in [0, 1]).
-_FRACTIONS = ("transfer_weights",)
+_FRACTIONS = ("transfer_weights", "ds_lambdas")
 #: Tuple fields that may be empty (the others need at least one item).
 _MAY_BE_EMPTY = ("models", "at_models", "targets", "baselines")
 #: ``TrainConfig`` / ``ClassifierConfig`` fields a profile cannot set: the zoo derives them from the model
@@ -435,6 +451,7 @@ _SMOKE = Profile(
     sources=("fcn8s_vgg16", "psp_r18"), targets=("fcn8s_vgg16", "psp_r18"),
     eps=(0.03,), steps=4, snapshots=(2, 4), long_steps=6,
     n_images=8, seeds=(0,), batch_size=8,
+    ds_cls_images=16, ds_cls_steps=6,
     train={"epochs": 2, "train_length": 512, "val_length": 64, "width": 8},
     at_train={"epochs": 1, "train_length": 128},
     classifier_train={"width": 4, "epochs": 1, "train_length": 512, "val_length": 64}, threads=1,
@@ -457,6 +474,9 @@ _EMBEDDED = Profile(
     at_train=dict(release_recipes.AT_RECIPE),
     classifier_train={k: v for k, v in release_recipes.CLASSIFIER_RECIPE.items() if k != "size"},
     threads=0,  # both cores go to one process (torch's default)
+    # DS (about 9 of the 2-core minutes, see segrepro.studies.dynamic_scaling.grids): 64 images per cell,
+    # four snapshots, lambda 0.3 left out, the classifier study on 256 images for 50 iterations
+    ds_images=64, ds_snapshots=(2, 5, 10, 20), ds_lambdas=(0.0, 0.1, 0.5, 0.7, 0.9), ds_cls_steps=50,
     # the 2-core budget: both transfer studies in about 8 of the 30 minutes (64 images per cell, the
     # ablations on one seed and gamma/beta 0.5 only); the comparison's own random methods on one seed.
     # RP-PGD: 64 images and 2 seeds per random cell (its claims' floor), at reduced step counts (Fig. 2 and

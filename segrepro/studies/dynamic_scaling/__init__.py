@@ -12,6 +12,12 @@ def extra(profile, zoo, store, progress: bool = True) -> None:
     classification.run(profile, store, device=getattr(zoo, "device", None), progress=progress)
 
 
+def current(profile, df):
+    """The rows of the current settings (``Study.shared``): ``load_results`` keeps every clean row and every
+    extra-step row, so drop clean rows of other image counts or weights and classifier rows of other settings."""
+    return classification.current(df, profile, set(grids.current_clean_cells(profile).values()))
+
+
 STUDY = Study(name=grids.NAME, title="Dynamic Scaling: transfer FS vs DS, overfitting, ablations",
               notebook="01_dynamic_scaling", grids=grids.grids, extra=extra, claims=claims.claims,
-              headline=report.headline)
+              headline=report.headline, shared=current)
