@@ -91,7 +91,7 @@ class Profile:
         ds_cls_steps: BIM iterations of that study (the paper: overfitting beyond about 20, e.g. 100).
         transfer_sources: Sources of the TranSegPGD, SegTrans and comparison transfer grids: the first
             this many of ``sources``.
-        transfer_images: At most this many images per cell in those grids (``None``: ``n_images``).
+        transfer_images: Images per cell in those grids (``None``: ``n_images``); their claims want >= 64.
         transfer_snapshots: Snapshots of the TranSegPGD and SegTrans transfer grids (``None``: ``snapshots``);
             ``ceil(steps/2)`` and ``steps`` are always added (end of stage 1; SegTrans at half the cost).
         transfer_random_start: The start policy shared by TranSegPGD, SegTrans and every baseline they are
