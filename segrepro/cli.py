@@ -131,7 +131,7 @@ def select_studies(only: Sequence[str] | None) -> list[str]:
     return chosen
 
 
-def check_grids(profile, only: Sequence[str]) -> None:
+def check_grids(profile, only: Sequence[str], models: bool = True) -> None:
     """Check, in seconds, what would otherwise fail only after the whole zoo is prepared: that the zoo can
     provide every model (``segrepro.run.profiles.check_models``) and that every selected study's grids
     build from the profile.
@@ -143,7 +143,8 @@ def check_grids(profile, only: Sequence[str]) -> None:
     from segrepro.run.profiles import check_models
     from segrepro.studies import get_study
 
-    check_models(profile)
+    if models:  # a plan that only counts cells needs no model
+        check_models(profile)
     for name in only:
         try:
             get_study(name).grids(profile)
@@ -160,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "train":
             profile, overrides = resolve_profile(args.profile, args.overrides)
             only = select_studies(args.only if args.command in ("run", "plan") else None)
-            check_grids(profile, only)
+            check_grids(profile, only, models=not (args.command == "plan" and args.no_calibrate))
     except ValueError as err:
         parser.error(str(err))  # exits with status 2 and the usage line
     try:  # the work itself: status 1 with one line
@@ -231,7 +232,7 @@ def _plan(profile, args, only) -> int:
     from segrepro.studies import get_study
 
     studies = [get_study(n) for n in only]
-    zoo = Zoo(profile, progress=not args.no_progress)
+    zoo = None if args.no_calibrate else Zoo(profile, progress=not args.no_progress)
     costs, sizes = [], {}
     for study in studies:
         store = ResultStore(results_path(profile, study.name))
@@ -250,9 +251,13 @@ def _plan(profile, args, only) -> int:
             timing.update(plan.calibrate(models, tuple(x.shape[-2:]), profile.batch_size, zoo.device,
                                          next(iter(models.values())).num_classes))
     table = plan.table(costs, timing)
-    device = torch.cuda.get_device_name(0) if zoo.device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    if timing is None and len(table):
+        table = table.drop(columns="minutes")
+    device = ("no device" if zoo is None else torch.cuda.get_device_name(0) if zoo.device.type == "cuda"
+              else f"CPU, {torch.get_num_threads()} threads")
     print(f"segrepro plan --profile {profile.name}: {'cells still to compute' if not args.all_cells else 'all cells'}"
-          f" (calibrated on {device}{', not calibrated' if timing is None else ''})")
+          + (f" (time estimate calibrated on {device})" if timing is not None else
+             " (counts only: run without --no-calibrate on the target machine for a time estimate)"))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}") if len(table) else "nothing to compute")
     if len(table):
         spec = next(iter(sizes.values()))

@@ -337,7 +337,7 @@ def _check_names(p: Profile) -> None:
     from segrepro.attacks import get_method
     from segrepro.devices import _SPEC as DEVICE_SYNTAX  # the forms resolve_device accepts
     from segrepro.models.sources import REAL_DATASETS, parse_spec
-    from segrepro.run.zoo import parse_name
+    from segrepro.run.names import parse_name
     from segrepro.train import TrainConfig
     from segrepro.train.classifier import ClassifierConfig
 
@@ -400,7 +400,7 @@ def check_models(profile: Profile) -> None:
     """
     from segrepro.models import zoo
     from segrepro.models.sources import REAL_DATASETS
-    from segrepro.run.zoo import parse_name
+    from segrepro.run.names import parse_name
 
     if any(x in REAL_DATASETS for x in profile.presets):
         return

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -27,27 +26,8 @@ from typing import Any, Callable, Iterator
 import torch
 
 from segrepro.models.sources import REAL_DATASETS, check_contract, load_spec, num_classes, parse_spec
+from segrepro.run.names import AT_ATTACKS, parse_name  # noqa: F401  (AT_ATTACKS re-exported)
 from segrepro.run.profiles import Profile
-
-#: Paper names of the training attacks -> ``segrepro.attacks`` method names.
-AT_ATTACKS = {"PGD": "pgd", "SegPGD": "segpgd", "CosPGD": "cospgd", "RP-PGD": "rp_pgd"}
-_AT_RE = re.compile(r"^(?P<arch>[A-Za-z0-9_]+)@(?P<attack>PGD|SegPGD|CosPGD|RP-PGD)(?P<steps>\d+)-AT$")
-
-
-def parse_name(name: str) -> tuple[str, str | None, int | None]:
-    """Split a model name into ``(architecture, training attack or None, training steps or None)``.
-
-    Raises:
-        ValueError: A name with ``@`` that is not ``<arch>@<ATTACK><T>-AT`` (lists the valid attacks).
-    """
-    if "@" not in name:
-        return name, None, None
-    m = _AT_RE.match(name)
-    if not m:
-        raise ValueError(f"adversarially trained model {name!r} must read '<arch>@<ATTACK><T>-AT' with ATTACK "
-                         f"in {sorted(AT_ATTACKS)}, e.g. 'psp_r18@PGD3-AT'")
-    return m["arch"], AT_ATTACKS[m["attack"]], int(m["steps"])
-
 
 def train_config(profile: Profile, preset: str, name: str):
     """The ``segrepro.train.TrainConfig`` of a model of the profile.

@@ -80,7 +80,7 @@ def test_value_only_a_grid_builder_rejects_exits_2_before_anything_is_prepared(c
 
 def test_every_study_grid_is_built_before_prepare(monkeypatch):
     built = []
-    monkeypatch.setattr(cli, "check_grids", lambda profile, only: built.extend(only))
+    monkeypatch.setattr(cli, "check_grids", lambda profile, only, models=True: built.extend(only))
     monkeypatch.setattr(cli, "run", lambda profile, only, progress: 0 if built == list(only) else 1)
     assert cli.main(["run", "--profile", "smoke", "--only", "segtrans", "setup", "segtrans"]) == 0
     assert built == ["segtrans", "setup"]  # each once, in the order given

@@ -58,7 +58,9 @@ def test_embedded_grids_meet_the_data_rules_and_the_budget():
     assert {t for g in at for t in g.targets if "@" in t} == {"psp_r18@PGD3-AT", "dlv3_r18@PGD3-AT"}
     assert all(g.sources == ("fcn8s_vgg16", "psp_r18") for g in at)
     assert [g.sources for g in grids if g.grid == "long"] == [("fcn8s_vgg16",)]
-    seconds = ds.estimated_seconds(p)
+    from segrepro.studies.dynamic_scaling.classification import estimated_seconds
+
+    seconds = estimated_seconds(p)
     assert sum(seconds.values()) < 10 * 60, seconds  # the study's share of the 30-minute book: about 9 minutes
 
 

@@ -238,3 +238,20 @@ def run(profile, store, device=None, progress: bool = True, settings: ClsSetting
         store.add([_row(s, cell, source=src, target=t, method="bim", eps=e, iteration=it, metric="accuracy",
                         value=1.0 - float(metrics_from_counts(c)["mis_ratio"]))
                    for (t, _, it), c in merged.items()])
+
+
+def estimated_seconds(profile) -> dict[str, float]:
+    """Estimated 2-core CPU seconds of every DS grid (attacks and evaluations) and of the classifier study,
+    from :data:`COST` at ``image_size`` 96 (a planning number, not a measurement)."""
+    from segrepro.studies.dynamic_scaling.grids import COST, DS, grids, scale_cost
+
+    out: dict[str, float] = {}
+    for g in grids(profile):
+        for cell in g.cells():
+            per = COST["iteration"] * (1 + COST["ds_extra"] * (cell.method.name == DS))
+            evals = len(g.all_targets) * sum(scale_cost(s) for s in g.eval_scales) * (len(g.snapshots) + 1)
+            out[g.grid] = out.get(g.grid, 0.0) + g.n_images * (g.steps * per + evals * COST["evaluation"])
+    s = ClsSettings.from_profile(profile)
+    per_source = s.steps * COST["cls_iteration"] + 2 * (len(s.snapshots) + 1) * COST["cls_evaluation"]
+    out["classification"] = len(s.eps) * s.n_images * 2 * per_source
+    return out

@@ -34,7 +34,7 @@ sources x (FS + 2 DS) = 18 cells, 183 s of attacks and 53 s of evaluation (5 tar
 first preset's VGG/PSP cells, 3 elsewhere, 5 evaluations each); at 0.06: 6 cells, 61 s + 24 s;
 long (FS, VGG, 50 iterations): 25 s; lambda (0.1, 0.7, 0.9 x 2 seeds): 65 s + 6 s; scales:
 61 s + 14 s (multi-scale costs 5.6 single-scale passes); the classifiers (256 images, 50
-iterations, ``classification``): about 75 s. About 9.4 minutes in all (:func:`estimated_seconds`).
+iterations, ``classification``): about 75 s. About 9.4 minutes in all (``classification.estimated_seconds``).
 """
 from __future__ import annotations
 
@@ -190,23 +190,6 @@ def scale_cost(scale) -> float:
     from segrepro.run.evaluate import MS_SCALES
 
     return sum(s * s for s in MS_SCALES) if scale == "ms" else float(scale) ** 2
-
-
-def estimated_seconds(profile) -> dict[str, float]:
-    """Estimated 2-core CPU seconds of every grid (attacks and evaluations) and of the classifier study,
-    from :data:`COST` at ``image_size`` 96 (a planning number, not a measurement)."""
-    from segrepro.studies.dynamic_scaling.classification import ClsSettings
-
-    out: dict[str, float] = {}
-    for g in grids(profile):
-        for cell in g.cells():
-            per = COST["iteration"] * (1 + COST["ds_extra"] * (cell.method.name == DS))
-            evals = len(g.all_targets) * sum(scale_cost(s) for s in g.eval_scales) * (len(g.snapshots) + 1)
-            out[g.grid] = out.get(g.grid, 0.0) + g.n_images * (g.steps * per + evals * COST["evaluation"])
-    s = ClsSettings.from_profile(profile)
-    per_source = s.steps * COST["cls_iteration"] + 2 * (len(s.snapshots) + 1) * COST["cls_evaluation"]
-    out["classification"] = len(s.eps) * s.n_images * 2 * per_source
-    return out
 
 
 def current_clean_cells(profile, fingerprint=None) -> dict[tuple[str, str, str], str]:
