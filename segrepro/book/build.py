@@ -22,7 +22,6 @@ kernel's "running over TCP without encryption" warning never appears.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys

@@ -149,3 +149,17 @@ def decisive_share(df: pd.DataFrame) -> float:
     if claims.empty:
         return math.nan
     return float((claims["outcome"] != INCONCLUSIVE).mean())
+
+
+def measured(measures: dict, claim_of, study: str, *args) -> pd.DataFrame:
+    """The claims table of a study: each ``measures[claim_id](*args)`` gives that claim's rows; a claim whose
+    evidence was not run at this profile is "not testable here", saying so (``claim_of(claim_id)``: its Claim)."""
+    from .evidence import MissingEvidence
+
+    rows: list[dict] = []
+    for claim_id, measure in measures.items():
+        try:
+            rows += measure(*args)
+        except MissingEvidence as err:
+            rows += claim_rows(claim_of(claim_id), study=study, not_testable=f"not run at this profile ({err})")
+    return table(rows)

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from segrepro.models.sources import REAL_DATASETS, check_contract, load_spec, num_classes, parse_spec
-from segrepro.run.names import AT_ATTACKS, parse_name  # noqa: F401  (AT_ATTACKS re-exported)
+from segrepro.run.names import parse_name
 from segrepro.run.profiles import Profile
 
 def train_config(profile: Profile, preset: str, name: str):

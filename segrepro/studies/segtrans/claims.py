@@ -24,7 +24,7 @@ import pandas as pd
 from segrepro.report import transfer as tt
 from segrepro.report.evidence import MissingEvidence
 from segrepro.report.outcomes import Estimate
-from segrepro.report.verdicts import Claim, Part, claim_rows, table
+from segrepro.report.verdicts import Claim, Part, claim_rows, measured
 from segrepro.studies.segtrans.grids import NAME, baselines
 from segrepro.studies.transegpgd.claims import moved
 from segrepro.studies.transegpgd.grids import (MAIN, SECOND, key, main_eps, second_eps, second_sources, snapshots,
@@ -249,10 +249,4 @@ MEASURES = {"st_asr_gain": asr_gain, "st_no_overhead": no_overhead, "st_efficien
 
 def claims(df: pd.DataFrame, profile) -> pd.DataFrame:
     """The claims table of notebook 03 (``df``: :func:`segrepro.studies.segtrans.grids.results`)."""
-    m, rows = Measure(profile, df), []
-    for cid, measure in MEASURES.items():
-        try:
-            rows += measure(m, profile)
-        except MissingEvidence as err:
-            rows += claim_rows(claim(cid), study=NAME, not_testable=f"not run at this profile ({err})")
-    return table(rows)
+    return measured(MEASURES, claim, NAME, Measure(profile, df), profile)

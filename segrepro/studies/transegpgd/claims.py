@@ -12,7 +12,7 @@ import math
 import pandas as pd
 
 from segrepro.report.evidence import MissingEvidence
-from segrepro.report.verdicts import Claim, Part, claim_rows, table
+from segrepro.report.verdicts import Claim, Part, claim_rows, measured
 from segrepro.studies.transegpgd.grids import (ABLATION, MAIN, NAME, SECOND, UNIFORM, ablation_methods,
                                               ablation_source, attack_baselines, combined, key, main_eps,
                                               second_eps, second_sources, snapshots, sources, study_images)
@@ -199,10 +199,4 @@ MEASURES = {"tsp_state_of_the_art": state_of_the_art, "tsp_combines_with_mi": co
 
 def claims(df: pd.DataFrame, profile) -> pd.DataFrame:
     """The claims table of notebook 02 (``segrepro.report.verdicts.COLUMNS``)."""
-    m, rows = Measure(profile, df), []
-    for cid, measure in MEASURES.items():
-        try:
-            rows += measure(m, profile)
-        except MissingEvidence as err:
-            rows += claim_rows(claim(cid), study=NAME, not_testable=f"not run at this profile ({err})")
-    return table(rows)
+    return measured(MEASURES, claim, NAME, Measure(profile, df), profile)
