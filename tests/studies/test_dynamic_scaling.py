@@ -15,6 +15,7 @@ from segrepro.run.store import COLUMNS
 from segrepro.studies import get_study
 from segrepro.studies.dynamic_scaling import classification as cls
 from segrepro.studies.dynamic_scaling import grids as ds
+from segrepro.studies.dynamic_scaling import prose
 from segrepro.studies.dynamic_scaling import report as dst
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "01_dynamic_scaling.ipynb"
@@ -281,30 +282,38 @@ def test_scale_table():
 def test_rows_of_other_settings_do_not_reach_the_tables():
     """A rerun with other overrides leaves clean and classifier rows that ``load_results`` keeps; averaged in,
     they once made DS Table 3's clean row disagree with the setup chapter's (26.55 against 37.74)."""
-    p = get_profile("smoke")
+    p = get_profile("smoke", seeds=(0, 1))
     fp = lambda preset, name: "weights"  # noqa: E731
-    keep, other = ds.current_clean_cells(p, fp), ds.current_clean_cells(p.with_overrides(ds_images=4), fp)
+    keep, other = ds.current_cells(p, fp), ds.current_cells(p.with_overrides(ds_images=4), fp)
     at = ("shapes", "psp_r18@PGD3-AT", "1")
     assert set(keep) == set(other) and not set(keep.values()) & set(other.values())  # the image count is in the key
-    rows = [r for r in _transfer_rows() if not (r["method"] == "clean" and "@" in r["target"])]
+    cell = {r["cell"]: keep[("transfer", "shapes", "psp_r18", r["method"], "{}", 0.03, r["seed"])]
+            for r in _transfer_rows() if r["method"] != "clean"}
+    rows = [{**r, "cell": cell[r["cell"]]} for r in _transfer_rows() if r["method"] != "clean"]
+    rows += [{**r, "cell": keep[("shapes", r["target"], "1")]} for r in _transfer_rows()
+             if r["method"] == "clean" and "@" not in r["target"]]
     rows += [{**_row("transfer", "-", at[1], "clean", 0, v), "cell": c} for v, c in ((0.2, other[at]), (0.6, keep[at]))]
+    rows += [{**r, "cell": "stale", "value": 0.0} for r in _transfer_rows() if r["method"] == "bim"]  # an old cell
+    rows += [{**_row("long", "fcn8s_vgg16", "psp_r18", "bim", 6, 0.1), "cell": "a-long-run-of-other-settings"}]
     train, attack = cls.cells(cls.ClsSettings.from_profile(p))
     rows += [{**_row("classification", "vgg16_cls", "r18_cls", "bim", 1, v, metric="accuracy"), "cell": c}
              for v, c in ((0.1, "dscls-stale"), (0.4, attack[("vgg16_cls", 0.03)]))]
     df = cls.current(_df(rows), p, set(keep.values()))
     assert dst.at_table(df, 0.03).loc[("clean", "-"), ("psp_r18@PGD3-AT", "ours")] == pytest.approx(60.0)
+    assert dst.transfer_table(df, "shapes", 0.03).loc[("psp_r18", "bim"), ("fcn8s_vgg16", "ours")] == pytest.approx(30.0)
+    assert "long" not in set(df.grid) and "stale" not in set(df.cell)
     assert list(df[df.grid == "classification"]["value"]) == [0.4]
     assert len(cls.current(_df(rows).iloc[0:0], p, set(keep.values()))) == 0
 
 
 def test_headline_glues_only_plain_numbers_and_strings():
     p = get_profile("smoke", presets=("shapes",))
-    out = dst.headline(_df(_transfer_rows()), p)
+    out = prose.headline(_df(_transfer_rows()), p)
     assert out["gap_p0"] == pytest.approx(20.2 - 30.0) and out["clean_p0"] == pytest.approx(65.0)
     assert all(type(v) in (float, int, str) for v in out.values()), {k: type(v) for k, v in out.items()}
     assert out["second_budget"] == "This profile runs no second budget."
     assert "same first 8 validation images" in out["clean_note"]
-    assert "16 images attacked here" in dst.headline(_df(_transfer_rows()), get_profile("smoke", ds_images=16))["clean_note"]
+    assert "16 images attacked here" in prose.headline(_df(_transfer_rows()), get_profile("smoke", ds_images=16))["clean_note"]
 
 
 # ----------------------------------------------------------------- smoke run (slow)

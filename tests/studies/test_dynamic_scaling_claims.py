@@ -19,7 +19,7 @@ from segrepro.run.counts import CountStore
 from segrepro.run.store import COLUMNS as ROWS
 from segrepro.studies.dynamic_scaling import claims as dsc
 from segrepro.studies.dynamic_scaling import measures as ms
-from segrepro.studies.dynamic_scaling import report as dst
+from segrepro.studies.dynamic_scaling import prose
 
 N = 64
 
@@ -115,7 +115,8 @@ def test_second_budget_is_evidence_in_why_never_the_verdict(tmp_path):
     rows = dsc.claims(res.df(), counts=res.store.folder, profile=_profile(eps=(0.03, 0.06)))
     head = rows[(rows.claim_id == "ds_table1_ds_beats_fs") & (rows.part == "")].iloc[0]
     assert head["outcome"] == "contradicted" and head["value"] > 0
-    assert "at eps 0.06 (1 pairs from psp_r18)" in head["why"] and "toward the claimed side" in head["why"]
+    assert "at eps 0.06 (1 pairs from psp_r18)" in head["why"] and "DS lower on 1 of 1" in head["why"]
+    assert "on the same pairs at 0.03: toward the claimed side" in head["why"]
 
 
 def test_no_effect_is_inconclusive_and_identical_arms_have_no_interval(tmp_path):
@@ -273,12 +274,12 @@ def test_missing_grids_are_not_testable_with_a_reason(tmp_path):
 def test_claim_glue_states_outcomes_values_and_parts(tmp_path):
     res = Results(tmp_path)
     _pair(res, "psp_r18", "fcn8s_vgg16", fs=(0.70, 0.65, 0.68), ds=0.30)
-    glue = dst.claim_glue(dsc.claims(res.df(), counts=res.store.folder, profile=_profile()))
+    glue = prose.claim_glue(dsc.claims(res.df(), counts=res.store.folder, profile=_profile()))
     assert glue["o_ds_table1_ds_beats_fs"] == "**reproduced**"
     assert glue["c_ds_table1_ds_beats_fs"].endswith("mIoU points") and "[" in glue["c_ds_table1_ds_beats_fs"]
     assert glue["p_ds_table1_ds_beats_fs"] == "1 of 1 parts reproduced"
     assert glue["n_claims"] == 11 and glue["n_reproduced"] + glue["n_contradicted"] + glue["n_inconclusive"] \
         + glue["n_not_testable"] == 11
     assert all(type(v) in (str, int) for v in glue.values())
-    view = dst.claims_view(dsc.claims(res.df(), counts=res.store.folder, profile=_profile()))
+    view = prose.claims_view(dsc.claims(res.df(), counts=res.store.folder, profile=_profile()))
     assert view.loc[("ds_table1_ds_beats_fs", ""), "n_images"] == str(N)

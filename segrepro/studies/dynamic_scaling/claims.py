@@ -124,8 +124,8 @@ def _gap_claim(r: ms.Reader, profile, *, preset: str, at: bool, direction: str =
                 continue
             won_e = sum(m.value() < 0 for m in here.values())
             out.append(f"at eps {e:g} ({len(here)} pairs from {', '.join(sorted({k.split(' -> ')[0] for k in here}))}) "
-                       f"the mean gap is {fmt(alt)} against {same.value:+.2f} at {eps:g} ({won_e} of {len(here)} won), "
-                       f"{toward(same, alt, direction)}")
+                       f"the mean gap is {fmt(alt)}, DS lower on {won_e} of {len(here)}, against {same.value:+.2f} "
+                       f"on the same pairs at {eps:g}: {toward(same, alt, direction)}")
         out.append(_horizon(lambda t: ms.mean_of(list(measure(eps, ds_iteration=t).values())), r, summary,
                             direction, grid="transfer", preset=preset, eps=eps, method=DS))
         return "; ".join(o for o in out if o)

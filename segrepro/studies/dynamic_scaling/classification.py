@@ -182,16 +182,18 @@ def cells(s: ClsSettings) -> tuple[dict[str, str], dict[tuple[str, float], str]]
             {(src, e): f"dscls-{s.key(src, e)}" for src in CLASSIFIERS for e in s.eps})
 
 
-def current(df, profile, clean_cells: set[str] | None = None):
-    """``df`` without the classification rows of other settings and, given ``clean_cells``, without the
-    grids' clean rows of other image counts or weights (rows a rerun with other overrides left behind)."""
+def current(df, profile, grid_cells: set[str] | None = None):
+    """``df`` without the classification rows of other settings and, given ``grid_cells`` (the current
+    grids' cell keys, clean cells included), without the DS grids' rows of other cells: rows a rerun
+    with other overrides left behind, which ``load_results`` keeps."""
+    from segrepro.studies.dynamic_scaling.grids import GRIDS
+
     if df.empty:
         return df
     train, attack = cells(ClsSettings.from_profile(profile))
     stale = (df["grid"] == GRID) & ~df["cell"].isin([*train.values(), *attack.values()])
-    if clean_cells is not None:
-        stale |= (df["grid"] != GRID) & (df["method"] == "clean") & df["cell"].str.startswith("clean-") \
-            & ~df["cell"].isin(clean_cells)
+    if grid_cells is not None:
+        stale |= df["grid"].isin(GRIDS) & ~df["cell"].isin(grid_cells)
     return df[~stale].reset_index(drop=True)
 
 

@@ -192,9 +192,13 @@ def scale_cost(scale) -> float:
     return sum(s * s for s in MS_SCALES) if scale == "ms" else float(scale) ** 2
 
 
-def current_clean_cells(profile, fingerprint=None) -> dict[tuple[str, str, str], str]:
-    """``(preset, target, eval scale) -> cell key`` of the clean rows the current grids write (the runner's
-    key of a target, scale, image count and weights); ``fingerprint(preset, name)`` defaults to the zoo's."""
+GRIDS = ("transfer", "long", "lambda", "scales")
+
+
+def current_cells(profile, fingerprint=None) -> dict[tuple, str]:
+    """Cell keys of the current grids' rows: ``(preset, source, method, params, eps, seed) -> key`` of every
+    attack cell and ``(preset, target, eval scale) -> key`` of the clean rows (the runner's key of a target,
+    scale, image count and weights). ``fingerprint(preset, name)`` defaults to the zoo's."""
     from segrepro.run import evaluate as ev
     from segrepro.run.grid import _clean_key  # the runner's key: one source of truth
 
@@ -203,8 +207,14 @@ def current_clean_cells(profile, fingerprint=None) -> dict[tuple[str, str, str],
 
         zoo = Zoo(profile, progress=False)
         fingerprint = lambda preset, name: zoo.fingerprint(preset, name, train=False)  # noqa: E731
-    return {(g.preset, t, ev.scale_name(s)): _clean_key(g, t, ev.scale_name(s), fingerprint(g.preset, t))
-            for g in grids(profile) for t in g.all_targets for s in g.eval_scales}
+    out: dict[tuple, str] = {}
+    for g in grids(profile):
+        for c in g.cells(lambda name, p=g.preset: fingerprint(p, name)):
+            out[(g.grid, g.preset, c.source, c.method.name, c.method.params_json, c.eps, c.seed)] = c.key
+        for t in g.all_targets:
+            for s in g.eval_scales:
+                out[(g.preset, t, ev.scale_name(s))] = _clean_key(g, t, ev.scale_name(s), fingerprint(g.preset, t))
+    return out
 
 
 def grids(profile) -> list[GridSpec]:
