@@ -48,6 +48,9 @@ PAPERS = {"ds": "Dynamic Scaling (DS)", "transegpgd": "TranSegPGD", "segtrans": 
 #: Paper ids -> the chapter (page) that judges their claims.
 PAGES = {"ds": "01_dynamic_scaling", "transegpgd": "02_transegpgd", "segtrans": "03_segtrans",
          "rppgd": "04_rp_pgd", "rp_pgd": "04_rp_pgd", PROJECT: "04_rp_pgd"}
+#: Prose pages a deviation may link to, by name -> their title.
+PAGE_TITLES = {"methods": "methods", "scale": "what embedded scale means", "limitations": "limitations",
+               "paper_scale": "running at paper scale"}
 #: Outcome -> (CSS modifier, symbol). The symbol and the word carry the outcome without colour.
 BADGES = {REPRODUCED: ("reproduced", "\u2713"), CONTRADICTED: ("contradicted", "\u2717"),
           INCONCLUSIVE: ("inconclusive", "?"), NOT_TESTABLE: ("not-testable", "\u2013")}
@@ -345,15 +348,18 @@ def deviations_table(rows: Iterable[Mapping] | pd.DataFrame, *, methods_page: st
 
     Args:
         rows: Mappings (or a DataFrame) with ``topic`` (what), ``paper`` (what the paper does or says),
-            ``ours`` (what we do), optional ``why`` and ``section`` (a heading of ``book/methods.md``,
-            as its title or its anchor, e.g. ``"RP-PGD"`` or ``"rp-pgd"``).
+            ``ours`` (what we do), optional ``why``, ``section`` (a heading of ``book/methods.md``,
+            as its title or its anchor, e.g. ``"RP-PGD"`` or ``"rp-pgd"``) and ``page`` (another page
+            than the methods page, e.g. ``"scale"``).
         methods_page: The methods page's name.
     """
     records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else [dict(r) for r in rows]
     out = []
     for r in records:
-        section = _text(r.get("section"))
-        link = (f'<a href="{methods_page}.html#{_slug(section)}">{html.escape(section)}</a>' if section else "")
+        section, page = _text(r.get("section")), _text(r.get("page")) or methods_page
+        anchor = f"#{_slug(section)}" if section else ""
+        label = section or PAGE_TITLES.get(page, page)
+        link = f'<a href="{page}.html{anchor}">{html.escape(label)}</a>' if section or _text(r.get("page")) else ""
         why = _text(r.get("why"))
         out.append(f"<tr><td>{html.escape(_text(r.get('topic')))}</td><td>{html.escape(_text(r.get('paper')))}</td>"
                    f"<td>{html.escape(_text(r.get('ours')))}" + (f'<div class="sr-sub">{html.escape(why)}</div>' if why

@@ -129,8 +129,9 @@ def test_deviations_table_links_the_methods_sections():
     markup = present.deviations_table([
         dict(topic="prototype gradient", paper="detached in the released code", ours="kept (ablation)",
              section="RP-PGD"),
-        dict(topic="data", paper="VOC", ours="synthetic shapes", why=NAN, section=None)]).data
+        dict(topic="data", paper="VOC", ours="synthetic shapes", why=NAN, section=None, page="scale")]).data
     assert '<a href="methods.html#rp-pgd">RP-PGD</a>' in markup
+    assert '<a href="scale.html">what embedded scale means</a>' in markup
     assert "nan" not in markup.lower()
 
 
