@@ -406,10 +406,14 @@ def table(df: pd.DataFrame, *, units: Mapping[str, str] | None = None, digits: i
         out.index = out.index.map(lambda i: tuple(_cell(x, None, digits, missing) for x in i) if isinstance(i, tuple)
                                   else _cell(i, None, digits, missing))
     markup = out.to_html(classes="sr-table", index=index, na_rep=missing, border=0, escape=True)
+    markup = _NUMBER_CELL.sub(r'<td class="num">\1</td>', markup)  # numbers right-aligned, words left
     note = note if note is not None else ("Empty cells: not measured in this run." if blanks and not missing else "")
     cap = f'<p class="sr-caption">{html.escape(caption)}</p>' if caption else ""
     tail = f'<p class="sr-note">{html.escape(note)}</p>' if note else ""
     return _html(f'<div class="sr-table-wrap">{cap}{markup}{tail}</div>')
+
+
+_NUMBER_CELL = re.compile(r"<td>(-?[\d.,]+(?: \[-?[\d.,]+, -?[\d.,]+\])?)</td>")
 
 
 def _cell(value: Any, unit: str | None, digits: int, missing: str) -> str:
