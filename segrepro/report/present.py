@@ -48,6 +48,9 @@ PAPERS = {"ds": "Dynamic Scaling (DS)", "transegpgd": "TranSegPGD", "segtrans": 
 #: Paper ids -> the chapter (page) that judges their claims.
 PAGES = {"ds": "01_dynamic_scaling", "transegpgd": "02_transegpgd", "segtrans": "03_segtrans",
          "rppgd": "04_rp_pgd", "rp_pgd": "04_rp_pgd", PROJECT: "04_rp_pgd"}
+#: Prose pages a deviation may link to, by name -> their title.
+PAGE_TITLES = {"methods": "methods", "scale": "what embedded scale means", "limitations": "limitations",
+               "paper_scale": "running at paper scale"}
 #: Outcome -> (CSS modifier, symbol). The symbol and the word carry the outcome without colour.
 BADGES = {REPRODUCED: ("reproduced", "\u2713"), CONTRADICTED: ("contradicted", "\u2717"),
           INCONCLUSIVE: ("inconclusive", "?"), NOT_TESTABLE: ("not-testable", "\u2013")}
@@ -345,15 +348,18 @@ def deviations_table(rows: Iterable[Mapping] | pd.DataFrame, *, methods_page: st
 
     Args:
         rows: Mappings (or a DataFrame) with ``topic`` (what), ``paper`` (what the paper does or says),
-            ``ours`` (what we do), optional ``why`` and ``section`` (a heading of ``book/methods.md``,
-            as its title or its anchor, e.g. ``"RP-PGD"`` or ``"rp-pgd"``).
+            ``ours`` (what we do), optional ``why``, ``section`` (a heading of ``book/methods.md``,
+            as its title or its anchor, e.g. ``"RP-PGD"`` or ``"rp-pgd"``) and ``page`` (another page
+            than the methods page, e.g. ``"scale"``).
         methods_page: The methods page's name.
     """
     records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else [dict(r) for r in rows]
     out = []
     for r in records:
-        section = _text(r.get("section"))
-        link = (f'<a href="{methods_page}.html#{_slug(section)}">{html.escape(section)}</a>' if section else "")
+        section, page = _text(r.get("section")), _text(r.get("page")) or methods_page
+        anchor = f"#{_slug(section)}" if section else ""
+        label = section or PAGE_TITLES.get(page, page)
+        link = f'<a href="{page}.html{anchor}">{html.escape(label)}</a>' if section or _text(r.get("page")) else ""
         why = _text(r.get("why"))
         out.append(f"<tr><td>{html.escape(_text(r.get('topic')))}</td><td>{html.escape(_text(r.get('paper')))}</td>"
                    f"<td>{html.escape(_text(r.get('ours')))}" + (f'<div class="sr-sub">{html.escape(why)}</div>' if why
@@ -400,10 +406,14 @@ def table(df: pd.DataFrame, *, units: Mapping[str, str] | None = None, digits: i
         out.index = out.index.map(lambda i: tuple(_cell(x, None, digits, missing) for x in i) if isinstance(i, tuple)
                                   else _cell(i, None, digits, missing))
     markup = out.to_html(classes="sr-table", index=index, na_rep=missing, border=0, escape=True)
+    markup = _NUMBER_CELL.sub(r'<td class="num">\1</td>', markup)  # numbers right-aligned, words left
     note = note if note is not None else ("Empty cells: not measured in this run." if blanks and not missing else "")
     cap = f'<p class="sr-caption">{html.escape(caption)}</p>' if caption else ""
     tail = f'<p class="sr-note">{html.escape(note)}</p>' if note else ""
     return _html(f'<div class="sr-table-wrap">{cap}{markup}{tail}</div>')
+
+
+_NUMBER_CELL = re.compile(r"<td>(-?[\d.,]+(?: \[-?[\d.,]+, -?[\d.,]+\])?)</td>")
 
 
 def _cell(value: Any, unit: str | None, digits: int, missing: str) -> str:

@@ -129,8 +129,9 @@ def test_deviations_table_links_the_methods_sections():
     markup = present.deviations_table([
         dict(topic="prototype gradient", paper="detached in the released code", ours="kept (ablation)",
              section="RP-PGD"),
-        dict(topic="data", paper="VOC", ours="synthetic shapes", why=NAN, section=None)]).data
+        dict(topic="data", paper="VOC", ours="synthetic shapes", why=NAN, section=None, page="scale")]).data
     assert '<a href="methods.html#rp-pgd">RP-PGD</a>' in markup
+    assert '<a href="scale.html">what embedded scale means</a>' in markup
     assert "nan" not in markup.lower()
 
 
@@ -167,6 +168,7 @@ def test_table_rounds_and_leaves_no_nan():
     markup = present.table(df, units={"transfer": "mIoU points"}).data
     cells = _cells(markup)
     assert "29.1" in cells and "16" in cells and "1.00" in cells
+    assert '<td class="num">29.1</td>' in markup and "<td>bim</td>" in markup
     assert "nan" not in markup.lower() and "Empty cells: not measured in this run." in markup
     assert ">0<" not in markup  # no 0, 1, ... index column
     multi = pd.DataFrame({("fcn", "ours"): [14.3312], ("fcn", "paper"): [NAN]},
