@@ -7,7 +7,7 @@ import pytest
 
 from segrepro.attacks.methods import get_method
 from segrepro.run import get_profile
-from segrepro.studies import Study, all_claims, rp_pgd
+from segrepro.studies import Study, all_claims
 from segrepro.studies.comparison import claims as cc
 from segrepro.studies.comparison import grids as cg
 from segrepro.studies.comparison import report as cmp
@@ -75,46 +75,43 @@ def test_combos_table_compares_with_the_best_part():
     assert list(c["combination"]) == ["ds+mi"]  # the other combinations have no rows
     row = c.iloc[0]
     assert row["best part"] == "ds" and row["part 2"] == "mi 30.0"
-    assert row["combination - best part"].startswith("-5.00") and row["better than its parts"] == "reproduced"
+    assert row["combination - best part (mIoU points)"].startswith("-5.00") and "better than its parts" not in c
 
 
 def test_headline_has_every_key_even_without_rows():
     h = cmp.headline(_table(), get_profile("embedded"))
     assert h["cmp_best_method"] == "ds+mi" and h["cmp_best_miou"] == pytest.approx(16.0)
     assert h["cmp_cheapest"] == "pgd" and h["cmp_segtrans_miou"] != h["cmp_segtrans_miou"]  # NaN: absent
-    assert h["cmp_n_not_available"] == 0 and h["cmp_missing_studies"] == "none"
+    assert h["cmp_n_claims"] == 0 and h["cmp_n_reproduced"] == 0  # no claims given
 
 
 def _broken(df, profile):
     raise ModuleNotFoundError("no claims here")
 
 
-def _old_format_rp(df, profile):
-    """The rp_pgd claims in the old verdict format (the study now returns the verdicts.md table, which
-    this gather does not read yet): every rp_* id "not run", as with no results stored."""
-    from segrepro import paper_values
-    from segrepro.report.claims import claims_table, not_run_row
+def _one_claim(df, profile):
+    from segrepro.report.outcomes import Estimate
+    from segrepro.report.verdicts import PROJECT, Claim, claim_rows, table
 
-    targets = pd.DataFrame({"id": ["at_keeps_clean", "at_pgd20_gain", "at_rp_vs_pgd"], "claim": "a project target",
-                            "paper_value": "-"})
-    known = pd.concat([paper_values.load("claims"), targets], ignore_index=True)
-    ids = [i for i in known["id"] if i.startswith(("rp_", "at_"))]
-    return claims_table([not_run_row(i, "no results stored", claims=known) for i in ids])
+    claim = Claim("ds_x", "ds", "DS beats FS", quantity="DS minus FS", unit="mIoU points", direction="lower")
+    target = Claim("t_x", PROJECT, "AT keeps 70 %", quantity="share", unit="fraction", direction="higher",
+                   threshold=0.7)
+    return table([*claim_rows(claim, summary=Estimate(-3.0, -4.0, -2.0, 64, 2), study="one"),
+                  *claim_rows(target, summary=Estimate(0.9, 0.85, 0.95, 64), study="one")])
 
 
-def test_all_claims_reports_a_failing_builder(tmp_path, monkeypatch):
+def test_all_claims_gathers_every_study_and_reports_a_failing_one(tmp_path, monkeypatch):
     monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path))
     ghost = Study(name="ghost", title="a study whose claims fail", notebook="09_ghost", claims=_broken)
-    old = Study(name="rp_pgd", title=rp_pgd.STUDY.title, notebook="04_rp_pgd", claims=_old_format_rp)
-    claims = all_claims(get_profile("smoke"), (old, ghost))
-    ghost = claims[claims["study"] == "ghost"].iloc[0]
-    assert ghost["verdict"] == "not available" and "ModuleNotFoundError" in ghost["comment"]
-    rp = claims[claims["study"] == "rp_pgd"]
-    assert len(rp) == 15 and set(rp["verdict"]) == {"not run"}  # no results stored
-    ds = claims[claims["id"] == "ds_table1_ds_beats_fs"].iloc[0]
-    assert ds["verdict"] == "not judged" and ds["study"] == "dynamic_scaling"
-    summary = cc.verdict_summary(claims)
-    assert summary.loc["all"].sum() == len(claims) and summary.loc["rp_pgd", "not run"] == 15
+    one = Study(name="one", title="one claim", notebook="09_one", claims=_one_claim)
+    with pytest.warns(UserWarning, match="ghost"):
+        claims = all_claims(get_profile("smoke"), (one, ghost))
+    assert claims.loc[claims["study"] == "ghost", "outcome"].tolist() == ["not testable here"]
+    summary = cc.outcome_summary(claims)
+    assert summary.loc["all papers", "reproduced"] == 1
+    assert summary.loc["project targets (not paper claims)", "reproduced"] == 1
+    counts = cc.outcome_counts(claims)
+    assert counts["cmp_n_claims"] == 2 and counts["cmp_n_targets"] == 1 and counts["cmp_n_reproduced"] == 1
 
 
 # ----------------------------------------------------------------- smoke scale, end to end
