@@ -19,7 +19,7 @@ def test_defaults():
 @pytest.mark.parametrize("argv, message", [
     (["run", "--profile", "smoke", "--set", "stepz=3"], "unknown profile field"),
     (["run", "--profile", "smoke", "--set", "steps"], "field=value"),
-    (["run", "--profile", "smoke", "--set", "steps=lots"], "steps expects a int"),
+    (["run", "--profile", "smoke", "--set", "steps=lots"], "steps expects an integer >= 1, got 'lots'"),
     (["run", "--profile", "huge"], "valid profiles"),
     (["run", "--profile", "smoke", "--only", "nosuch"], "unknown study 'nosuch'"),
 ])

@@ -8,7 +8,9 @@ to ``results/<profile>/notebooks/``; the book sources
 (``_config.yml``, ``book/*.md``, ``book/_toc.yml`` and the executed notebooks) are copied flat into
 ``results/<profile>/book_src/`` and built there with ``jupyter-book build`` (which never re-executes:
 ``execute_notebooks: off``). Notebooks that do not exist yet are skipped with a warning and dropped
-from the copied table of contents, so the book builds with whatever exists.
+from the copied table of contents, so the book builds with whatever exists; but a notebooks folder,
+``_config.yml`` or ``_toc.yml`` that is missing (``segrepro book`` run outside the repository, a wrong
+``--notebooks``) or a folder holding none of the book's notebooks is an error before anything runs.
 
 The copies in ``book_src`` are made for readers (:func:`clean_notebook`): every code cell's input is
 hidden (``remove-input``; cells left without output are removed) and stderr streams and warnings are
@@ -35,7 +37,11 @@ def check_kernel(name: str = "python3") -> Path:
     """The kernelspec folder papermill will use; warns when it is not this environment's own."""
     from jupyter_client.kernelspec import KernelSpecManager
 
-    spec_dir = Path(KernelSpecManager().get_kernel_spec(name).resource_dir).resolve()
+    try:
+        spec_dir = Path(KernelSpecManager().get_kernel_spec(name).resource_dir).resolve()
+    except Exception as err:  # jupyter_client's NoSuchKernel, or a broken kernelspec
+        raise RuntimeError(f"no usable Jupyter kernel {name!r} ({err}); install ipykernel in this environment "
+                           f"({sys.prefix})") from None
     if not str(spec_dir).startswith(str(Path(sys.prefix).resolve())):
         warnings.warn(f"kernel {name!r} comes from {spec_dir}, outside this environment ({sys.prefix}); "
                       "notebooks may run with another Python", stacklevel=2)
@@ -104,12 +110,17 @@ def execute_notebooks(profile_name: str, names: Sequence[str], src_dir: str | Pa
     """Run each ``<src_dir>/<name>.ipynb`` with papermill into ``out_dir``; returns the executed paths.
 
     Raises:
-        papermill.PapermillExecutionError: A notebook cell failed (the output notebook shows where).
+        FileNotFoundError: ``src_dir`` is not a folder, or holds none of the notebooks.
+        RuntimeError: A notebook cell failed (names the notebook, the error and the executed copy that shows where).
     """
     import papermill
 
-    check_kernel()
     src_dir, out_dir = Path(src_dir), Path(out_dir)
+    _need(src_dir, "notebooks folder", "--notebooks", folder=True)
+    if names and not any((src_dir / f"{n}.ipynb").is_file() for n in names):
+        raise FileNotFoundError(f"notebooks folder {_where(src_dir)} holds none of the book's notebooks "
+                                f"({', '.join(f'{n}.ipynb' for n in names)}); give the right --notebooks")
+    check_kernel()
     out_dir.mkdir(parents=True, exist_ok=True)
     params = {"profile": profile_name, **(parameters or {})}
     done = []
@@ -119,10 +130,40 @@ def execute_notebooks(profile_name: str, names: Sequence[str], src_dir: str | Pa
             warnings.warn(f"notebook {src} does not exist; skipped", stacklevel=2)
             continue
         dst = out_dir / src.name
-        papermill.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3", language="python",
-                                   cwd=str(Path.cwd()), progress_bar=progress, config=kernel_config())
+        try:
+            papermill.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3",
+                                       language="python", cwd=str(Path.cwd()), progress_bar=progress,
+                                       config=kernel_config())
+        except papermill.PapermillExecutionError as err:
+            raise RuntimeError(f"notebook {src} failed in cell [{err.exec_count}]: {err.ename}: {err.evalue} "
+                               f"(the executed copy {dst} shows where)") from err
         done.append(dst)
     return done
+
+
+def _where(path: Path) -> str:
+    """``'notebooks' (/abs/notebooks)`` for messages: the path as given and where it points."""
+    return f"{str(path)!r} ({path.resolve()})" if not path.is_absolute() else repr(str(path))
+
+
+def _need(path: Path, what: str, option: str, folder: bool = False) -> None:
+    """Raise ``FileNotFoundError`` (one line: what, where, the fix) when ``path`` is not a folder / file."""
+    if not (path.is_dir() if folder else path.is_file()):
+        raise FileNotFoundError(f"{what} {_where(path)} not found; run segrepro book from the repository root "
+                                f"or give {option}")
+
+
+def check_sources(notebooks: str | Path, book_dir: str | Path, config: str | Path) -> None:
+    """Check the book's sources exist before any notebook runs.
+
+    Raises:
+        FileNotFoundError: The notebooks folder, the book folder, its ``_toc.yml`` or ``_config.yml`` is
+            missing (the message names it and the option that sets it).
+    """
+    _need(Path(notebooks), "notebooks folder", "--notebooks", folder=True)
+    _need(Path(book_dir), "book folder", "--book-dir", folder=True)
+    _need(Path(book_dir) / "_toc.yml", "table of contents", "--book-dir")
+    _need(Path(config), "book config", "--config")
 
 
 def assemble(book_src: str | Path, config: str | Path, book_dir: str | Path, notebooks: Sequence[Path]) -> Path:
@@ -134,9 +175,8 @@ def assemble(book_src: str | Path, config: str | Path, book_dir: str | Path, not
     import yaml
 
     book_src, book_dir, config = Path(book_src), Path(book_dir), Path(config)
-    for needed in (config, book_dir / "_toc.yml"):
-        if not needed.is_file():
-            raise FileNotFoundError(f"the book needs {needed}")
+    _need(config, "book config", "--config")
+    _need(book_dir / "_toc.yml", "table of contents", "--book-dir")
     if book_src.exists():
         for item in book_src.iterdir():  # keep _build (incremental Sphinx builds), replace the sources
             if item.name != "_build":
@@ -185,8 +225,10 @@ def build_book(profile, names: Sequence[str], overrides: Mapping[str, Any] | Non
         The built ``index.html`` (``None`` with ``build=False``).
 
     Raises:
-        RuntimeError: ``jupyter-book build`` failed (its output is included).
+        FileNotFoundError: A source folder or file is missing (:func:`check_sources`).
+        RuntimeError: A notebook or ``jupyter-book build`` failed (its output is included).
     """
+    check_sources(notebooks, book_dir, config)  # before any notebook runs (they take minutes)
     root = results_dir(profile.name)
     # JSON round trip: papermill renders a tuple (a parsed --set list) as the string "('a', 'b')"
     params = {"overrides": json.loads(json.dumps(dict(overrides)))} if overrides else {}

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 from typing import Iterable
@@ -74,15 +75,31 @@ class CountStore:
     def has(self, cell: str) -> bool:
         return self.path(cell).is_file()
 
-    def save(self, cell: str, counts: dict[Key, dict[str, np.ndarray]]) -> Path:
-        """Write a finished cell's counts atomically; merges with counts already stored for other targets."""
+    def save(self, cell: str, counts: dict[Key, dict[str, np.ndarray]],
+             fingerprints: dict[str, str] | None = None) -> Path:
+        """Write a finished cell's counts atomically, with each target's weights fingerprint.
+
+        Counts already stored for other targets are kept; those of the given targets are replaced.
+        """
         path = self.path(cell)
+        meta = {f"fp{_SEP}{t}": np.array(fp) for t, fp in (fingerprints or {}).items()}
         if path.is_file():
-            old, _ = unpack(path)
-            counts = {**old, **counts}
-        atomic_write_bytes(path, pack(counts))
+            old, old_meta = unpack(path)
+            targets = {key[0] for key in counts}
+            counts = {**{k: v for k, v in old.items() if k[0] not in targets}, **counts}
+            meta = {**old_meta, **meta}
+        atomic_write_bytes(path, pack(counts, meta))
         self.path(cell, partial=True).unlink(missing_ok=True)
         return path
+
+    def fingerprint(self, cell: str, target: str) -> str:
+        """The weights fingerprint recorded for ``target`` in a cell's counts ("" when none; None without a file)."""
+        path = self.path(cell)
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            name = f"__fp{_SEP}{target}"
+            return str(data[name]) if name in data.files else ""
 
     def load(self, cell: str) -> dict[Key, dict[str, np.ndarray]]:
         """Counts of a finished cell (``FileNotFoundError`` when it has none)."""
@@ -91,20 +108,22 @@ class CountStore:
             raise FileNotFoundError(f"no per-image counts for cell {cell} in {self.folder}")
         return unpack(path)[0]
 
-    def save_partial(self, cell: str, counts: dict[Key, dict[str, np.ndarray]], batches_done: int) -> None:
-        """Checkpoint a running cell: its counts so far and how many batches they cover."""
-        atomic_write_bytes(self.path(cell, partial=True), pack(counts, {"batches_done": np.array(batches_done)}))
+    def save_partial(self, cell: str, counts: dict[Key, dict[str, np.ndarray]], batches: list[int],
+                     info: dict | None = None) -> None:
+        """Checkpoint a running cell: its counts so far, the batches they cover (in order) and JSON ``info``."""
+        meta = {"batches": np.asarray(batches, dtype=np.int64), "info": np.array(json.dumps(info or {}))}
+        atomic_write_bytes(self.path(cell, partial=True), pack(counts, meta))
 
-    def load_partial(self, cell: str) -> tuple[dict[Key, dict[str, np.ndarray]], int]:
-        """``(counts so far, batches done)`` of an interrupted cell; ``({}, 0)`` when there is none or it is damaged."""
+    def load_partial(self, cell: str) -> tuple[dict[Key, dict[str, np.ndarray]], list[int], dict]:
+        """``(counts so far, batches done, info)`` of an interrupted cell; empty when there is none or it is damaged."""
         path = self.path(cell, partial=True)
         if not path.is_file():
-            return {}, 0
+            return {}, [], {}
         try:
             counts, meta = unpack(path)
-        except ValueError:  # a partial file is only a shortcut: recompute from the start
-            return {}, 0
-        return counts, int(meta.get("batches_done", 0))
+            return counts, [int(b) for b in meta["batches"]], json.loads(str(meta["info"]))
+        except (ValueError, KeyError):  # a partial file is only a shortcut: recompute from the start
+            return {}, [], {}
 
 
 def concat(parts: Iterable[dict[Key, dict[str, np.ndarray]]]) -> dict[Key, dict[str, np.ndarray]]:

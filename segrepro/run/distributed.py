@@ -141,3 +141,15 @@ def rank_tables(path: str | Path) -> list[Path]:
     """Every per-rank table of ``path`` present on disk (also those a killed run left), in rank order."""
     path = Path(path)
     return sorted(path.parent.glob(f"{path.stem}.rank*.csv"))
+
+
+def gather_objects(items: list, ctx: DistContext) -> list | None:
+    """Concatenate every rank's ``items`` on rank 0 (rank order); ``None`` on the other ranks.
+
+    A one-process run returns ``items`` itself. Used to combine a cell's per-batch counts.
+    """
+    if not ctx.enabled:
+        return list(items)
+    gathered = [None] * ctx.world_size if ctx.is_main else None
+    dist.gather_object(items, gathered, dst=0)
+    return [x for part in gathered for x in part] if ctx.is_main else None

@@ -6,8 +6,12 @@ every target (the source itself included: the white-box row) and every evaluatio
 cell is appended to a :class:`~segrepro.run.store.ResultStore` atomically; a rerun skips the
 stored cells, so a killed run resumes where it stopped.
 
-Under ``torchrun`` the cells are sharded across ranks (each cell stays on one rank, so the table is
-identical to a one-process run); every rank writes its own shard file and rank 0 merges them.
+A cell **streams**: per batch it attacks, segments with every target and scale, keeps per-image
+counts (``segrepro.run.counts``, for intervals over images) and drops the batch, so memory does not
+grow with the number of images; its accumulators are checkpointed every few batches (mid-cell
+resume). Under ``torchrun`` a cell's batches are sharded across ranks and rank 0 gathers the counts:
+the table equals a one-process run's. Cell keys hold the source model's fingerprint (a hash of its
+weights' file), so replacing a checkpoint behind a name recomputes what depends on it.
 
 Example:
     >>> spec = GridSpec(study="demo", preset="shapes", sources=("psp_r18",),
@@ -26,10 +30,11 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 from tqdm import tqdm  # not tqdm.auto: it warns in kernels without ipywidgets
 
-from segrepro.metrics import Counts, relative_drop
+from segrepro.metrics import image_counts, metrics_from_counts, relative_drop
 from segrepro.run import distributed
 from segrepro.run import evaluate as ev
-from segrepro.run.store import ResultStore
+from segrepro.run.counts import CountStore, concat
+from segrepro.run.store import ATTACK_METRICS, COST_METRICS, ResultStore
 
 AttackFn = Callable[..., Any]
 
@@ -132,9 +137,10 @@ class GridSpec:
         """Targets plus every source (white-box), in a stable order."""
         return tuple(dict.fromkeys((*self.targets, *self.sources)))
 
-    def cells(self) -> list["Cell"]:
-        """Every cell of the grid, in a stable order."""
-        return [Cell(self, s, m, float(e), int(seed)) for s in self.sources for m in self.methods
+    def cells(self, fingerprint: Callable[[str], str] | None = None) -> list["Cell"]:
+        """Every cell of the grid, in a stable order; ``fingerprint(source)`` enters each cell's key."""
+        fp = fingerprint or (lambda name: "")
+        return [Cell(self, s, m, float(e), int(seed), fp(s)) for s in self.sources for m in self.methods
                 for e in self.eps for seed in self.seeds]
 
 
@@ -147,15 +153,19 @@ class Cell:
     method: MethodSpec
     eps: float
     seed: int
+    fingerprint: str = ""
 
     @property
     def key(self) -> str:
-        """Hash of everything that determines the examples (not the targets: those can be added)."""
+        """Hash of everything that determines the examples (not the targets: those can be added),
+        the source's weights included when a fingerprint is given."""
         s = self.spec
         payload = dict(preset=s.preset, source=self.source, method=self.method.name,
                        params=self.method.params_json, eps=round(self.eps, 8), seed=self.seed,
                        alpha=round(s.alpha, 8), steps=s.steps, snapshots=list(s.snapshots),
                        n_images=s.n_images, batch_size=s.batch_size)
+        if self.fingerprint and self.fingerprint != self.source:
+            payload["weights"] = self.fingerprint
         return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
     def row(self, **kw) -> dict:
@@ -189,23 +199,40 @@ def _default_attack() -> AttackFn:
     return attack
 
 
-def run_grid(spec: GridSpec, store: ResultStore, models: Mapping[str, torch.nn.Module],
-             data: tuple[torch.Tensor, torch.Tensor], *, attack_fn: AttackFn | None = None,
-             device: str | torch.device | None = None, amp: bool = False, progress: bool = True,
-             dist=None) -> GridReport:
-    """Run every cell of ``spec`` not yet in ``store`` and append its rows.
+#: A running cell saves its accumulated counts after every this many batches (mid-cell resume).
+CHECKPOINT_EVERY = 4
+
+
+def run_grid(spec: GridSpec, store: ResultStore, models: Mapping[str, torch.nn.Module], data: Any, *,
+             attack_fn: AttackFn | None = None, device: str | torch.device | None = None, amp: bool = False,
+             progress: bool = True, dist=None, counts: CountStore | None = None,
+             fingerprint: Callable[[str], str] | None = None) -> GridReport:
+    """Run every cell of ``spec`` not yet in ``store`` and append its rows (streaming, resumable).
+
+    A cell streams over batches: attack one batch (every snapshot at once), segment it with every
+    missing ``(target, scale)``, add the per-image counts (``segrepro.metrics.image_counts``) to the
+    cell's accumulators and drop the batch; memory is O(batch x snapshots), whatever ``n_images``.
+    Every :data:`CHECKPOINT_EVERY` batches the accumulators go to ``counts`` (``.partial.npz``), so
+    a killed run resumes mid-cell; a finished cell writes its counts file, then its tidy rows.
+
+    Under ``torchrun`` a cell's *batches* are sharded across ranks (round robin); rank 0 gathers the
+    counts in batch order and writes, so the table and counts equal a one-process run's exactly
+    (each batch's attack seed depends only on the cell seed and the batch index).
 
     Args:
         spec: The grid.
         store: Result table; rows of finished cells are written after each cell.
         models: Name -> ``SegModel`` for every source and target (may load lazily on ``__getitem__``).
-        data: ``(images, labels)`` of the evaluation split; the first ``spec.n_images`` are used.
+        data: ``(images, labels)`` tensors, or a dataset (``tensors(indices)`` or ``__getitem__``) whose first
+            ``spec.n_images`` items are evaluated; batches are loaded lazily.
         attack_fn: ``segrepro.attacks.attack`` (injectable for tests).
         device: Where to run (default: CUDA when available).
-        amp: Autocast the target evaluations (CUDA).
+        amp: Autocast the attacks' and targets' forwards (CUDA).
         progress: Show a tqdm bar.
-        dist: A ``segrepro.run.distributed.DistContext``; default: ``DistContext.from_env()``
-            (torchrun variables; a plain run is one process). Cells are sharded round-robin.
+        dist: A ``segrepro.run.distributed.DistContext``; default: ``DistContext.from_env()``.
+        counts: Where per-image counts go (default: ``counts/<study>/`` beside the table).
+        fingerprint: ``name -> str`` identity of a model's weights (default: the name); a cell's key
+            holds its source's, and a changed target fingerprint recomputes that target's rows.
 
     Returns:
         A :class:`GridReport`.
@@ -215,45 +242,40 @@ def run_grid(spec: GridSpec, store: ResultStore, models: Mapping[str, torch.nn.M
     """
     t0 = time.perf_counter()
     ctx = dist or distributed.DistContext.from_env()
-    caller_store = main_store = store
-    if ctx.rank == 0 and distributed.rank_tables(main_store.path):
-        main_store.merge_from(distributed.rank_tables(main_store.path))  # shards left by a killed torchrun run
-    if ctx.world_size > 1:
-        distributed.barrier(ctx)
-        main_store = ResultStore(main_store.path)
-        store = ResultStore(distributed.rank_table_path(main_store.path, ctx.rank))
-    todo, report = _plan(spec, main_store)
-    mine = distributed.shard(todo, ctx)
-    if mine or (ctx.rank == 0 and todo):
+    counts = counts or CountStore(store.path.parent / "counts" / spec.study)
+    fingerprint = fingerprint or (lambda name: "")
+    todo, report = _plan(spec, store, counts, fingerprint)
+    if todo:
         if device is None:
             device = ctx.device if ctx.world_size > 1 else ("cuda" if torch.cuda.is_available() else "cpu")
         device = torch.device(device)
         amp = amp and device.type == "cuda"  # autocast is a CUDA speed-up; on CPU it would only change numerics
-        runner = _CellRunner(spec, models, data, attack_fn or _default_attack(), device, amp)
-        if ctx.rank == 0:
-            report.rows += store.add(runner.clean_rows(main_store))
-        bar = tqdm(mine, desc=f"{spec.study}/{spec.grid}/{spec.preset}", disable=not progress, leave=False)
+        runner = _CellRunner(spec, models, data, attack_fn or _default_attack(), device, amp, ctx, counts, fingerprint)
+        report.rows += runner.clean(store)
+        bar = tqdm(todo, desc=f"{spec.study}/{spec.grid}/{spec.preset}", disable=not progress or not ctx.is_main,
+                   leave=False)
         for cell, missing in bar:
-            report.rows += store.add(runner.run(cell, missing, with_cost=not main_store.has_cell(cell.key)))
-            if spec.save_examples:
-                runner.save_examples(cell, main_store.path.parent / "examples")
+            report.rows += runner.run(cell, missing, store)
             report.computed += 1
-    if ctx.world_size > 1:
-        distributed.barrier(ctx)
-        if ctx.rank == 0:
-            main_store.merge_from(distributed.rank_tables(main_store.path))
-        distributed.barrier(ctx)
-        caller_store.reload()
+    distributed.barrier(ctx)
+    if not ctx.is_main:
+        store.reload()
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _plan(spec: GridSpec, store: ResultStore) -> tuple[list[tuple[Cell, list[tuple[str, str]]]], GridReport]:
-    """Cells with their missing ``(target, scale)`` pairs; fully stored cells are skipped."""
+def _plan(spec: GridSpec, store: ResultStore, counts: CountStore, fingerprint) -> tuple[list, GridReport]:
+    """Cells with their missing ``(target, scale)`` pairs; fully stored cells are skipped.
+
+    A pair counts as stored only when the cell's counts file records the target's current
+    fingerprint (a checkpoint replaced behind a name is recomputed).
+    """
     wanted = [(t, ev.scale_name(s)) for t in spec.all_targets for s in spec.eval_scales]
     todo, report = [], GridReport()
-    for cell in spec.cells():
-        have = store.covered(cell.key)
+    for cell in spec.cells(fingerprint):
+        have = store.covered(cell.key, iterations=spec.snapshots, metrics=ATTACK_METRICS)
+        if have:
+            have &= {(t, s) for t, s in have if counts.fingerprint(cell.key, t) == fingerprint(t)}
         missing = [w for w in wanted if w not in have]
         if missing:
             todo.append((cell, missing))
@@ -262,87 +284,157 @@ def _plan(spec: GridSpec, store: ResultStore) -> tuple[list[tuple[Cell, list[tup
     return todo, report
 
 
-class _CellRunner:
-    """Holds the evaluation data and the clean predictions shared by the cells of one grid."""
+def _fetch(data: Any, lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images ``lo..hi-1`` of the evaluation data, on CPU."""
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        if data[0].shape[0] < hi:
+            raise ValueError(f"the grid wants {hi} images, the data has {data[0].shape[0]}")
+        return data[0][lo:hi], data[1][lo:hi]
+    if len(data) < hi:
+        raise ValueError(f"the grid wants {hi} images, the dataset has {len(data)}")
+    if callable(getattr(data, "tensors", None)):  # synthetic presets: one vectorised read
+        return data.tensors(list(range(lo, hi)))
+    items = [data[i] for i in range(lo, hi)]
+    return torch.stack([x for x, _ in items]), torch.stack([torch.as_tensor(y) for _, y in items]).long()
 
-    def __init__(self, spec, models, data, attack_fn, device, amp):
-        images, labels = data
-        if images.shape[0] < spec.n_images:
-            raise ValueError(f"grid {spec.grid!r} wants {spec.n_images} images, data has {images.shape[0]}")
-        self.spec, self.models, self.attack_fn, self.device, self.amp = spec, models, attack_fn, device, amp
-        self.images = images[: spec.n_images].to(device)
-        self.labels = labels[: spec.n_images].to(device)
-        self._clean: dict[tuple[str, str], tuple[torch.Tensor, Counts]] = {}
-        self._last: dict[str, Any] = {}
+
+class _CellRunner:
+    """Streams the cells of one grid: per batch attack, segment, count, drop."""
+
+    def __init__(self, spec, models, data, attack_fn, device, amp, ctx, counts, fingerprint):
+        self.spec, self.models, self.data, self.attack_fn = spec, models, data, attack_fn
+        self.device, self.amp, self.ctx, self.counts, self.fingerprint = device, amp, ctx, counts, fingerprint
+        self.batches = list(range(0, spec.n_images, spec.batch_size))
         self._engine = {"amp": True} if amp else {}  # engine option: autocast the attack's forwards
 
     def model(self, name: str) -> torch.nn.Module:
         return self.models[name].to(self.device).eval()
 
-    def clean(self, target: str, scale: str) -> tuple[torch.Tensor, Counts]:
-        """The target's prediction on the clean images at ``scale`` and its counts (computed once)."""
-        if (target, scale) not in self._clean:
-            pred = ev.segment(self.model(target), self.images, scale, self.spec.batch_size, self.amp)
-            self._clean[(target, scale)] = pred, Counts.of(pred, self.labels, self.model(target).num_classes)
-        return self._clean[(target, scale)]
+    def batch(self, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lo = self.batches[b]
+        x, y = _fetch(self.data, lo, min(lo + self.spec.batch_size, self.spec.n_images))
+        return x.to(self.device), y.to(self.device)
 
-    def clean_rows(self, store: ResultStore) -> list[dict]:
-        """``method="clean"`` rows for every target and scale not stored yet."""
-        rows = []
-        for t in self.spec.all_targets:
-            for s in self.spec.eval_scales:
-                s = ev.scale_name(s)
-                key = _clean_key(self.spec, t, s)
-                if store.has_cell(key):
-                    continue
-                _, st = self.clean(t, s)
-                for metric, value in (("miou", st.miou), ("mis_ratio", st.mis_ratio)):
-                    rows.append(dict(study=self.spec.study, preset=self.spec.preset, grid=self.spec.grid,
-                                     cell=key, source="-", target=t, eval_scale=s, method="clean",
-                                     params="{}", eps=0.0, iteration=0, seed=0, metric=metric, value=value))
-        return rows
+    def _segment(self, target: str, images: torch.Tensor, scale: str) -> torch.Tensor:
+        return ev.segment(self.model(target), images, scale, self.spec.batch_size, self.amp)
 
-    def run(self, cell: Cell, missing: list[tuple[str, str]], with_cost: bool) -> list[dict]:
+    def clean(self, store: ResultStore) -> int:
+        """``method="clean"`` rows (and counts) of every target and scale not stored yet."""
+        spec, rows = self.spec, []
+        pairs = [(t, ev.scale_name(s)) for t in spec.all_targets for s in spec.eval_scales]
+        pairs = [(t, s) for t, s in pairs if not (self.counts.has(key := _clean_key(spec, t, s, self.fingerprint(t)))
+                                                  and store.has_cell(key, metrics=("miou", "mis_ratio")))]
+        if not pairs:
+            return 0
+        parts = []
+        for b in distributed.shard(range(len(self.batches)), self.ctx):
+            x, y = self.batch(b)
+            parts.append((b, {(t, s, 0): _counts(self._segment(t, x, s), y, self.model(t).num_classes)
+                              for t, s in pairs}))
+        merged = self._gather(parts)
+        if not self.ctx.is_main:
+            return 0
+        for t, s in pairs:
+            key = _clean_key(spec, t, s, self.fingerprint(t))
+            self.counts.save(key, {(t, s, 0): merged[(t, s, 0)]}, {t: self.fingerprint(t)})
+            m = metrics_from_counts(merged[(t, s, 0)])
+            rows += [dict(study=spec.study, preset=spec.preset, grid=spec.grid, cell=key, source="-", target=t,
+                          eval_scale=s, method="clean", params="{}", eps=0.0, iteration=0, seed=0, metric=metric,
+                          value=float(m[metric])) for metric in ("miou", "mis_ratio")]
+        return store.add(rows)
+
+    def run(self, cell: Cell, missing: list[tuple[str, str]], store: ResultStore) -> int:
+        """Compute one cell's missing ``(target, scale)`` pairs; returns the rows added (rank 0)."""
         spec = self.spec
         counter = ev.CountingModel(self.model(cell.source))
-        snaps: dict[int, list[torch.Tensor]] = {t: [] for t in spec.snapshots}
+        parts, done, spent, prior = self._resume(cell, missing)
+        mine = [b for b in distributed.shard(range(len(self.batches)), self.ctx) if b not in done]
         start = time.perf_counter()
-        for b, lo in enumerate(range(0, spec.n_images, spec.batch_size)):
-            x, y = self.images[lo:lo + spec.batch_size], self.labels[lo:lo + spec.batch_size]
+        for i, b in enumerate(mine):
+            x, y = self.batch(b)
             out = self.attack_fn(counter, x, y, cell.method.name, eps=cell.eps, alpha=spec.alpha,
                                  steps=spec.steps, snapshots=list(spec.snapshots),
                                  seed=cell.seed * 1_000_003 + b, **self._engine, **dict(cell.method.params))
-            for t in spec.snapshots:
-                snaps[t].append(out[t].detach())
-        seconds = time.perf_counter() - start
+            part = {}
+            for target, scale in missing:
+                num_classes = self.model(target).num_classes
+                clean = self._segment(target, x, scale)
+                part[(target, scale, 0)] = _counts(clean, y, num_classes)
+                for t in spec.snapshots:
+                    part[(target, scale, t)] = _counts(self._segment(target, out[t], scale), y, num_classes, clean)
+            parts.append((b, part))
+            if spec.save_examples and b == 0 and self.ctx.is_main:
+                k = spec.save_examples
+                ev.save_examples(store.path.parent / "examples" / f"{cell.key}.pt", x[:k],
+                                 out[spec.snapshots[-1]][:k], y[:k], meta=cell.row(iteration=spec.snapshots[-1]))
+            del out
+            if self.ctx.world_size == 1 and (i + 1) % CHECKPOINT_EVERY == 0 and i + 1 < len(mine):
+                self.counts.save_partial(cell.key, _stack(parts), [p[0] for p in parts], {
+                    "seconds": spent + time.perf_counter() - start, "targets": missing,
+                    "passes": [prior[0] + counter.forwards, prior[1] + counter.backwards]})
+        seconds = spent + time.perf_counter() - start
+        merged = self._gather(parts)
+        passes = distributed.gather_objects([(counter.forwards, counter.backwards)], self.ctx)
+        if not self.ctx.is_main:
+            return 0
+        forwards, backwards = (sum(p[i] for p in passes) + prior[i] for i in (0, 1))
+        self.counts.save(cell.key, merged, {t: self.fingerprint(t) for t, _ in missing})
+        store.drop(cell.key, [t for t, _ in missing])  # rows of a replaced target checkpoint
         rows = []
-        if with_cost:
+        if not store.has_cell(cell.key, metrics=COST_METRICS):
             n = spec.n_images
             for metric, value in (("seconds_per_example", seconds / n),
-                                  ("forward_passes_per_example", counter.forwards / n),
-                                  ("backward_passes_per_example", counter.backwards / n)):
+                                  ("forward_passes_per_example", forwards / n),
+                                  ("backward_passes_per_example", backwards / n)):
                 rows.append(cell.row(target=cell.source, iteration=spec.steps, metric=metric, value=value))
-        for t in spec.snapshots:
-            adv = torch.cat(snaps[t])
-            for target, scale in missing:
-                model = self.model(target)
-                clean_pred, clean = self.clean(target, scale)
-                pred = ev.segment(model, adv, scale, spec.batch_size, self.amp)
-                st = Counts.of(pred, self.labels, model.num_classes, clean_pred=clean_pred)
-                for metric, value in (("miou", st.miou), ("mis_ratio", st.mis_ratio),
-                                      ("asr", st.asr), ("rel_drop", relative_drop(st.miou, clean.miou))):
-                    rows.append(cell.row(target=target, eval_scale=scale, iteration=t, metric=metric, value=value))
-        self._last = {"cell": cell.key, "adv": torch.cat(snaps[spec.snapshots[-1]])}
-        return rows
+        for target, scale in missing:
+            clean_miou = float(metrics_from_counts(merged[(target, scale, 0)])["miou"])
+            for t in spec.snapshots:
+                m = metrics_from_counts(merged[(target, scale, t)])
+                for metric, value in (("miou", m["miou"]), ("mis_ratio", m["mis_ratio"]), ("asr", m["asr"]),
+                                      ("rel_drop", relative_drop(float(m["miou"]), clean_miou))):
+                    rows.append(cell.row(target=target, eval_scale=scale, iteration=t, metric=metric,
+                                         value=float(value)))
+        return store.add(rows)
 
-    def save_examples(self, cell: Cell, folder) -> None:
-        k = self.spec.save_examples
-        if self._last.get("cell") != cell.key:
-            return
-        ev.save_examples(folder / f"{cell.key}.pt", self.images[:k], self._last["adv"][:k], self.labels[:k],
-                         meta=cell.row(iteration=self.spec.snapshots[-1]))
+    def _resume(self, cell: Cell, missing) -> tuple[list, set[int], float, tuple[int, int]]:
+        """Per-batch counts of an interrupted run of this cell (same targets), its batches, seconds and passes."""
+        nothing = [], set(), 0.0, (0, 0)
+        if self.ctx.world_size > 1:  # checkpoints are written by one-process runs only
+            return nothing
+        stacked, batches, info = self.counts.load_partial(cell.key)
+        if not batches or info.get("targets") != [list(m) for m in missing]:
+            return nothing
+        return (_unstack(stacked, batches, self.spec.batch_size), set(batches), float(info.get("seconds", 0.0)),
+                tuple(info.get("passes", (0, 0))))
+
+    def _gather(self, parts: list) -> dict:
+        """Every rank's per-batch counts on rank 0, joined in batch order (``{}`` on the other ranks)."""
+        parts = distributed.gather_objects(parts, self.ctx)
+        if parts is None:
+            return {}
+        return _stack(sorted(parts, key=lambda p: p[0]))
 
 
-def _clean_key(spec: GridSpec, target: str, scale: str) -> str:
-    payload = dict(preset=spec.preset, target=target, scale=scale, n_images=spec.n_images, method="clean")
+def _counts(pred, labels, num_classes, clean=None) -> dict:
+    return {k: v.numpy() for k, v in image_counts(pred, labels, num_classes, clean_pred=clean).items()}
+
+
+def _stack(parts: list) -> dict:
+    """Per-batch counts ``[(b, {key: {field: (n_b, ...)}})]`` -> ``{key: {field: (N, ...)}}`` in list order."""
+    return concat(part for _, part in parts)
+
+
+def _unstack(stacked: dict, batches: list[int], batch_size: int) -> list:
+    """Inverse of :func:`_stack` for full batches saved in order (a partial checkpoint)."""
+    out = []
+    for i, b in enumerate(batches):
+        lo = i * batch_size
+        out.append((b, {key: {f: v[lo:lo + batch_size] for f, v in fields.items()} for key, fields in stacked.items()}))
+    return out
+
+
+def _clean_key(spec: GridSpec, target: str, scale: str, fingerprint: str = "") -> str:
+    payload = dict(preset=spec.preset, target=target, scale=scale, n_images=spec.n_images, method="clean",
+                   fingerprint=fingerprint)
     return "clean-" + hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]

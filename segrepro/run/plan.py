@@ -110,10 +110,10 @@ def table(costs: Sequence[GridCost], timing: Mapping[str, tuple[float, float]] |
     rows = []
     for c in costs:
         rows.append({"study": c.study, "grid": c.grid, "preset": c.preset, "cells": c.cells, "images": c.images,
-                     "fwd+bwd (M)": c.attack_passes / 1e6, "fwd (M)": c.eval_passes / 1e6,
+                     "fwd+bwd (k)": c.attack_passes / 1e3, "fwd (k)": c.eval_passes / 1e3,
                      "minutes": seconds(c, timing) / 60 if timing else float("nan")})
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    total = df.groupby("study", sort=False)[["cells", "images", "fwd+bwd (M)", "fwd (M)", "minutes"]].sum()
+    total = df.groupby("study", sort=False)[["cells", "images", "fwd+bwd (k)", "fwd (k)", "minutes"]].sum()
     return total.reset_index()

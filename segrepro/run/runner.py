@@ -78,8 +78,10 @@ def run_grids(profile: Profile, study: str, grids: Sequence[GridSpec], zoo: Zoo,
     store = ResultStore(results_path(profile, study))
     report = GridReport()
     for grid in grids:
-        report += run_grid(grid, store, zoo.models(grid.preset), _LazyData(zoo, grid.preset, grid.n_images),
-                           attack_fn=attack_fn, device=zoo.device, amp=profile.amp, progress=progress, dist=dist)
+        models = zoo.models(grid.preset)
+        report += run_grid(grid, store, models, _LazyDataset(zoo, grid.preset), attack_fn=attack_fn,
+                           device=zoo.device, amp=profile.amp, progress=progress, dist=dist,
+                           fingerprint=models.fingerprint)
     return report
 
 
@@ -130,7 +132,8 @@ def load_results(profile: str | Profile, study, *, current_only: bool = True) ->
     if not current_only or df.empty:
         return df
     grids = study.grids(profile)
-    keep_cells = {c.key for g in grids for c in g.cells()}
+    zoo = Zoo(profile, progress=False)
+    keep_cells = {c.key for g in grids for c in g.cells(lambda name, p=g.preset: zoo.fingerprint(p, name, train=False))}
     names = {g.grid for g in grids}
     stale = df["grid"].isin(names) & ~df["cell"].isin(keep_cells) & (df["method"] != "clean")
     return df[~stale].reset_index(drop=True)
@@ -141,14 +144,21 @@ def _threads(profile: Profile) -> None:
         torch.set_num_threads(profile.threads)
 
 
-class _LazyData:
-    """``(images, labels)`` that the grid runner unpacks only when a cell must be computed."""
+class _LazyDataset:
+    """The validation split of a preset, built only when a cell must read a batch of it."""
 
-    def __init__(self, zoo: Zoo, preset: str, n: int):
-        self.zoo, self.preset, self.n = zoo, preset, n
+    def __init__(self, zoo: Zoo, preset: str):
+        self.zoo, self.preset = zoo, preset
 
-    def __iter__(self):
-        return iter(self.zoo.data(self.preset, self.n))
+    def __len__(self) -> int:
+        return len(self.zoo.dataset(self.preset))
 
     def __getitem__(self, i: int) -> Any:
-        return self.zoo.data(self.preset, self.n)[i]
+        return self.zoo.dataset(self.preset)[i]
+
+    def tensors(self, indices):
+        ds = self.zoo.dataset(self.preset)
+        if callable(getattr(ds, "tensors", None)):
+            return ds.tensors(indices)
+        items = [ds[i] for i in indices]
+        return torch.stack([x for x, _ in items]), torch.stack([torch.as_tensor(y) for _, y in items]).long()

@@ -18,34 +18,16 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import re
+import hashlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
 
-from segrepro.models.sources import REAL_DATASETS, check_contract, load_spec, num_classes
+from segrepro.models.sources import REAL_DATASETS, check_contract, load_spec, num_classes, parse_spec
+from segrepro.run.names import parse_name
 from segrepro.run.profiles import Profile
-
-#: Paper names of the training attacks -> ``segrepro.attacks`` method names.
-AT_ATTACKS = {"PGD": "pgd", "SegPGD": "segpgd", "CosPGD": "cospgd", "RP-PGD": "rp_pgd"}
-_AT_RE = re.compile(r"^(?P<arch>[A-Za-z0-9_]+)@(?P<attack>PGD|SegPGD|CosPGD|RP-PGD)(?P<steps>\d+)-AT$")
-
-
-def parse_name(name: str) -> tuple[str, str | None, int | None]:
-    """Split a model name into ``(architecture, training attack or None, training steps or None)``.
-
-    Raises:
-        ValueError: A name with ``@`` that is not ``<arch>@<ATTACK><T>-AT`` (lists the valid attacks).
-    """
-    if "@" not in name:
-        return name, None, None
-    m = _AT_RE.match(name)
-    if not m:
-        raise ValueError(f"adversarially trained model {name!r} must read '<arch>@<ATTACK><T>-AT' with ATTACK "
-                         f"in {sorted(AT_ATTACKS)}, e.g. 'psp_r18@PGD3-AT'")
-    return m["arch"], AT_ATTACKS[m["attack"]], int(m["steps"])
-
 
 def train_config(profile: Profile, preset: str, name: str):
     """The ``segrepro.train.TrainConfig`` of a model of the profile.
@@ -92,6 +74,8 @@ class Zoo:
         self.loader = loader or _default_loader
         self._models: dict[tuple[str, str], Any] = {}
         self._data: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._datasets: dict[str, Any] = {}
+        self._fingerprints: dict[tuple[str, str], str] = {}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -138,6 +122,26 @@ class Zoo:
             for name in self.names_for(preset):
                 self.model(preset, name)
 
+    def dataset(self, preset: str):
+        """The validation split of ``preset`` as a dataset (batches are read lazily by the grid runner)."""
+        if preset not in self._datasets:
+            self._datasets[preset] = _val_dataset(self.profile, preset, self.profile.n_images)
+        return self._datasets[preset]
+
+    def fingerprint(self, preset: str, name: str, train: bool = True) -> str:
+        """A short hash of the weights behind ``name`` on ``preset`` (the released or cached file, or the
+        checkpoint file of its spec), without loading the model when a file exists.
+
+        Result cells are keyed by it, so replacing a checkpoint behind a name recomputes its cells.
+        A model not trained yet is trained first (``train=False``: ``"untrained"``, for readers).
+        """
+        if (preset, name) not in self._fingerprints:
+            fp = _fingerprint(self, preset, name, train)
+            if fp == "untrained":
+                return fp
+            self._fingerprints[(preset, name)] = fp
+        return self._fingerprints[(preset, name)]
+
     def data(self, preset: str, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The first ``n`` (default ``profile.n_images``) validation images and labels of ``preset``.
 
@@ -159,6 +163,9 @@ class LazyModels(Mapping):
 
     def __getitem__(self, name: str):
         return self.zoo.model(self.preset, name)
+
+    def fingerprint(self, name: str) -> str:
+        return self.zoo.fingerprint(self.preset, name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.zoo.names_for(self.preset))
@@ -190,7 +197,8 @@ def _default_loader(profile: Profile, preset: str, name: str, device, progress: 
     return get_model(train_config(profile, preset, name), device=device, progress=progress).eval()
 
 
-def _load_val(profile: Profile, preset: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _val_dataset(profile: Profile, preset: str, n: int):
+    """The validation split that evaluation images come from (checked to hold ``n`` images)."""
     from segrepro.data import get_dataset
 
     if preset in REAL_DATASETS:
@@ -205,7 +213,53 @@ def _load_val(profile: Profile, preset: str, n: int) -> tuple[torch.Tensor, torc
         ds = load_split(train_config(profile, preset, ref), "val")
     if len(ds) < n:
         raise ValueError(f"{preset} val has {len(ds)} images, the profile wants n_images={n}")
+    return ds
+
+
+def _load_val(profile: Profile, preset: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ds = _val_dataset(profile, preset, n)
     if hasattr(ds, "tensors"):
         return ds.tensors(list(range(n)))
     pairs = [ds[i] for i in range(n)]
     return torch.stack([p[0] for p in pairs]), torch.stack([torch.as_tensor(p[1]) for p in pairs]).long()
+
+
+def _file_digest(path: Path, _cache: dict = {}) -> str:  # noqa: B006  (memo per process: big files hash once)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _cache:
+        from segrepro.models.release import sha256
+
+        _cache[key] = sha256(path)[:16]
+    return _cache[key]
+
+
+def _fingerprint(zoo: Zoo, preset: str, name: str, train: bool) -> str:
+    profile = zoo.profile
+    if name in profile.checkpoints:
+        spec = parse_spec(profile.checkpoints[name])
+        files = [Path(p) for p in (spec.path, spec.config) if p and Path(p).is_file()]
+        return hashlib.sha1("|".join([profile.checkpoints[name], *map(_file_digest, files)]).encode()).hexdigest()[:16]
+    if zoo.loader is not _default_loader:  # an injected loader (tests): hash the weights themselves
+        return _state_digest(zoo.model(preset, name))
+    from segrepro.models import release
+    from segrepro.train.cache import model_path
+
+    config = train_config(profile, preset, name)
+    released = release.find(config.key())
+    if released is not None:
+        return release.entry(released)["sha256"][:16]
+    path = model_path(config)
+    if not path.is_file():
+        if not train:
+            return "untrained"
+        zoo.model(preset, name)  # trains (and caches) it: its weights are what the cells depend on
+    return _file_digest(path)
+
+
+def _state_digest(model) -> str:
+    digest = hashlib.sha1()
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]

@@ -19,11 +19,13 @@ Example (a notebook)::
 """
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 from typing import Callable
 
 import pandas as pd
 
-from segrepro.report import claims as claims_mod
 from segrepro.run.grid import GridReport
 from segrepro.run.profiles import Profile
 from segrepro.studies import comparison, dynamic_scaling, rp_pgd, segtrans, setup, transegpgd
@@ -63,9 +65,36 @@ def load_results(profile: str | Profile, name: str, *, current_only: bool = True
 
 
 def all_claims(profile: str | Profile, studies: tuple[Study, ...] | None = None) -> pd.DataFrame:
-    """Every study's claims table in one (``segrepro.report.claims.gather``; reads stored results only)."""
-    return claims_mod.gather({s.name: (lambda s=s: s.judge(profile))
-                              for s in (STUDIES if studies is None else studies) if s.claims is not None})
+    """Every study's claims table in one (``segrepro.report.verdicts`` columns; reads stored results only).
+
+    A study whose claims cannot be computed (e.g. its grids were not run at this profile) gives one
+    "not testable here" row per claim of its paper, saying why, instead of failing the whole table.
+    """
+    from segrepro.report.verdicts import COLUMNS, table
+
+    parts = []
+    for study in (STUDIES if studies is None else studies):
+        if study.claims is None:
+            continue
+        try:
+            parts.append(study.judge(profile))
+        except (LookupError, FileNotFoundError, ValueError, KeyError) as err:
+            warnings.warn(f"claims of {study.name} could not be computed: {err}", stacklevel=2)
+            parts.append(table([{**{c: None for c in COLUMNS}, "paper": study.name, "claim_id": study.name,
+                                 "part": "", "claim": f"the claims of {study.title}", "outcome": "not testable here",
+                                 "why": f"not measured in this run ({type(err).__name__})", "study": study.name}]))
+    return pd.concat(parts, ignore_index=True) if parts else table([])
 
 
-__all__ = ["STUDIES", "Study", "all_claims", "get_study", "load_results", "names", "run_study"]
+def write_claims(profile: str | Profile) -> Path:
+    """Write every study's claims to ``results/<profile>/claims.csv`` (the book's tables are views of it)."""
+    from segrepro.paths import atomic_write_bytes, results_dir
+    from segrepro.run.runner import as_profile
+
+    profile = as_profile(profile)
+    path = results_dir(profile.name) / "claims.csv"
+    atomic_write_bytes(path, all_claims(profile).to_csv(index=False).encode())
+    return path
+
+
+__all__ = ["STUDIES", "Study", "all_claims", "write_claims", "get_study", "load_results", "names", "run_study"]

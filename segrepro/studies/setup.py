@@ -40,5 +40,28 @@ def clean_rows(profile, zoo, store, progress: bool = True) -> None:
                             metric=m, value=v) for m, v in values.items()])
 
 
+def released_models():
+    """The released embedded models (``segrepro/weights/manifest.json``) as a table for the setup chapter.
+
+    Columns: model, preset, clean mIoU (%) on the preset's first 512 validation images, white-box
+    PGD-20 mIoU (%, eps 0.03, 256 images; AT models and the clean models they start from), size (MB),
+    training seconds and hardware. Empty when nothing is released.
+    """
+    import pandas as pd
+
+    from segrepro.models import release
+
+    rows = []
+    for name, e in release.read_manifest().items():
+        clean = e.get("clean_miou_512", e.get("val_accuracy_512"))
+        rows.append({"model": name.split("/")[0], "preset": e["preset"],
+                     "clean (%)": None if clean is None else 100 * clean,
+                     "metric": "accuracy" if "val_accuracy_512" in e else "mIoU",
+                     "PGD-20 mIoU (%)": None if e.get("pgd20_miou_256") is None else 100 * e["pgd20_miou_256"],
+                     "size (MB)": e["bytes"] / 1e6, "training (s)": e["train_seconds"], "stored as": e["dtype"],
+                     "trained on": e["hardware"]})
+    return pd.DataFrame(rows)
+
+
 STUDY = Study(name="setup", title="Data and the trained zoo: clean mIoU", extra=clean_rows,
               notebook="00_setup")

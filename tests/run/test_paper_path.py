@@ -58,7 +58,7 @@ def set_text(value) -> str:
 
 
 def paper(voc_root, files, **kw):
-    base = dict(data_root=str(voc_root), image_size=32, device="cpu", amp=False, channels_last=False,
+    base = dict(data_root=str(voc_root), image_size=32, device="cpu", amp=False, channels_last=False, at_models=(),
                 sources=("lraspp",), targets=("lraspp", "bg"), n_images=2, batch_size=2, checkpoints=specs(files))
     return get_profile("paper", **{**base, **kw})
 
@@ -243,7 +243,7 @@ def test_paper_profile_end_to_end_cli_and_notebook(voc_root, files, tmp_path, mo
     # the notebook's kernel starts in tmp_path: let it import this checkout's segrepro, as the tests do
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")])))
     overrides = dict(data_root=str(voc_root), image_size=32, device="cpu", amp=False, channels_last=False,
-                     sources=["psp"], targets=["lraspp", "bg"], n_images=2, batch_size=2, steps=2,
+                     sources=["psp"], targets=["lraspp", "bg"], n_images=2, batch_size=2, steps=2, at_models=[],
                      snapshots=[1, 2], long_steps=2, seeds=[0], threads=1, checkpoints=specs(files),
                      train={"epochs": 1, "train_length": 32, "val_length": 8, "width": 4})
     argv = ["run", "--profile", "paper", "--only", "setup", "dynamic_scaling", "--no-progress"]
@@ -285,3 +285,34 @@ def test_book_passes_set_lists_to_the_notebooks_as_lists(tmp_path, monkeypatch):
     assert seen["overrides"] == {"sources": ["psp", "bg"], "checkpoints": {"psp": "zoo:/c/psp.pt"}}
     code = PythonTranslator.translate(seen["overrides"])  # the line papermill injects into the notebook
     assert get_profile("paper", **eval(code)).sources == ("psp", "bg")
+
+
+def test_plan_prints_the_paper_profile_cost_on_the_fixture(voc_root, files, tmp_path, monkeypatch, capsys):
+    """``segrepro plan --profile paper`` on CPU: cells, images, passes per study and a calibrated estimate."""
+    from segrepro.cli import main
+
+    monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path / "results"))
+    overrides = dict(data_root=str(voc_root), image_size=32, device="cpu", amp=False, channels_last=False,
+                     sources=["psp"], targets=["lraspp", "bg"], n_images=2, batch_size=2, steps=2, at_models=[],
+                     snapshots=[1, 2], long_steps=2, seeds=[0], threads=1, checkpoints=specs(files))
+    argv = ["plan", "--profile", "paper", "--only", "dynamic_scaling", "--no-progress"]
+    assert main(argv + [a for key, value in overrides.items() for a in ("--set", f"{key}={set_text(value)}")]) == 0
+    out = capsys.readouterr().out
+    assert "dynamic_scaling" in out and "minutes" in out and "calibrated on CPU" in out
+    assert "peak memory" in out and "independent of n_images" in out
+
+
+def test_at_finetune_of_a_torchvision_spec_on_the_voc_fixture(voc_root, files, tmp_path, capsys):
+    """``segrepro train --at tv:...`` writes weights in the input's format that load under the new spec."""
+    from segrepro.cli import main
+    from segrepro.models.sources import load_spec
+
+    out = tmp_path / "lraspp_pgd3at.pth"
+    argv = ["train", "--at", specs(files)["lraspp"], "--attack", "PGD", "--steps", "1", "--batch-size", "2", "--out", str(out),
+            "--device", "cpu", "--no-progress", "--set", f"data_root={voc_root}", "--set", "image_size=32"]
+    assert main(argv) == 0
+    spec = capsys.readouterr().out.strip().splitlines()[-1]
+    assert spec == f"tv:lraspp_mobilenet_v3_large={out}"
+    tuned = load_spec(spec, 21)
+    before = torch.load(files["lraspp"], weights_only=True)
+    assert any(not torch.equal(before[k], v) for k, v in tuned.net.state_dict().items() if v.is_floating_point())

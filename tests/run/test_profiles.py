@@ -35,9 +35,10 @@ def test_parse_override(text, expected):
 
 
 @pytest.mark.parametrize("text, match", [
-    ("steps", "field=value"), ("stepz=3", "unknown profile field"), ("steps=many", "steps expects a int"),
-    ("steps=1.5", "steps expects a int"), ("train=3", "train expects a dict"), ("amp=maybe", "true/false"),
-    ("steps=true", "steps expects a int"),
+    ("steps", "field=value"), ("stepz=3", "unknown profile field"),
+    ("steps=many", "steps expects an integer >= 1, got 'many'"), ("steps=1.5", "steps expects an integer >= 1, got 1.5"),
+    ("train=3", "train expects a mapping"), ("amp=maybe", "amp expects true or false, got 'maybe'"),
+    ("steps=true", "steps expects an integer >= 1, got True"),
 ])
 def test_parse_override_errors(text, match):
     with pytest.raises(ValueError, match=match):

@@ -89,10 +89,24 @@ def _broken(df, profile):
     raise ModuleNotFoundError("no claims here")
 
 
+def _old_format_rp(df, profile):
+    """The rp_pgd claims in the old verdict format (the study now returns the verdicts.md table, which
+    this gather does not read yet): every rp_* id "not run", as with no results stored."""
+    from segrepro import paper_values
+    from segrepro.report.claims import claims_table, not_run_row
+
+    targets = pd.DataFrame({"id": ["at_keeps_clean", "at_pgd20_gain", "at_rp_vs_pgd"], "claim": "a project target",
+                            "paper_value": "-"})
+    known = pd.concat([paper_values.load("claims"), targets], ignore_index=True)
+    ids = [i for i in known["id"] if i.startswith(("rp_", "at_"))]
+    return claims_table([not_run_row(i, "no results stored", claims=known) for i in ids])
+
+
 def test_all_claims_reports_a_failing_builder(tmp_path, monkeypatch):
     monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path))
     ghost = Study(name="ghost", title="a study whose claims fail", notebook="09_ghost", claims=_broken)
-    claims = all_claims(get_profile("smoke"), (rp_pgd.STUDY, ghost))
+    old = Study(name="rp_pgd", title=rp_pgd.STUDY.title, notebook="04_rp_pgd", claims=_old_format_rp)
+    claims = all_claims(get_profile("smoke"), (old, ghost))
     ghost = claims[claims["study"] == "ghost"].iloc[0]
     assert ghost["verdict"] == "not available" and "ModuleNotFoundError" in ghost["comment"]
     rp = claims[claims["study"] == "rp_pgd"]

@@ -7,10 +7,9 @@ from segrepro.studies.rp_pgd import grids as rp
 
 
 def _plan(profile) -> set:
-    """Everything the studies would compute: every grid cell with its targets, and the AT battery."""
+    """Everything the studies would compute: every grid cell with its targets."""
     cells = {(c.key, g.grid, g.targets, g.eval_scales) for s in STUDIES for g in s.grids(profile) for c in g.cells()}
-    battery = {(i.name, i.steps) for i in rp.battery(profile)}
-    return cells | battery
+    return cells
 
 
 @pytest.mark.parametrize("field, value", [
@@ -20,7 +19,7 @@ def _plan(profile) -> set:
     ("presets", ("street",)),
     ("transfer_sources", 1), ("transfer_images", 4), ("comparison_seeds", 1),
     ("rp_images", 2), ("rp_seeds", 1), ("rp_whitebox_steps", 3), ("rp_ablation_steps", 2), ("rp_ablation_seeds", 1),
-    ("rp_ablation_at", True), ("rp_battery_pgd_steps", (3,)), ("rp_battery_strong_steps", (3,)),
+    ("rp_ablation_at", True), ("rp_battery_pgd_steps", (2, 6)), ("rp_battery_cw_steps", 0),
     ("rp_battery_bim_steps", 0),
 ])
 def test_a_changed_scale_field_changes_the_plan(field, value):
@@ -29,7 +28,12 @@ def test_a_changed_scale_field_changes_the_plan(field, value):
     assert _plan(base.with_overrides(**{field: value})) != _plan(base)
 
 
-def test_caps_bind_only_below_the_profile_size():
-    p = get_profile("embedded", n_images=64)
-    assert rp.n_images(p) == 16  # the embedded budget, visible and overridable
-    assert rp.n_images(p.with_overrides(rp_images=None)) == 64
+def test_study_image_counts_override_the_profile_size():
+    p = get_profile("embedded", n_images=16)
+    assert rp.n_images(p) == 64  # the RP-PGD study's floor, visible and overridable
+    assert rp.n_images(p.with_overrides(rp_images=None)) == 16
+
+
+def test_other_architectures_switch_changes_the_plan():
+    base = get_profile("smoke", at_models=("psp_r18@PGD3-AT", "fcn8s_vgg16@PGD3-AT"))
+    assert _plan(base.with_overrides(rp_other_archs=False)) != _plan(base)

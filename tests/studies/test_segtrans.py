@@ -1,17 +1,21 @@
-"""The SegTrans study: grids for every profile, ASR/cost/efficiency builders on hand-made rows, smoke run."""
+"""The SegTrans study: grids for every profile, the claims on hand-made counts (the +8.55 threshold, the
+overhead timed in one run, efficiency at half the cost), plain-Python glue, smoke run."""
 import math
+import numbers
+import re
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from segrepro.report import transfer as tt
 from segrepro.run import get_profile
 from segrepro.studies import get_study
 from segrepro.studies.segtrans import claims as stc
 from segrepro.studies.segtrans import grids as stg
 from segrepro.studies.segtrans import report as st
 from segrepro.studies.transegpgd import grids as tsp
+from segrepro.studies.transegpgd.measure import claim_glue
+
+from _transfer_world import World
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "03_segtrans.ipynb"
 
@@ -21,110 +25,153 @@ def test_grids_are_well_formed_for_every_profile(name):
     p = get_profile(name)
     grids = get_study("segtrans").grids(p)
     assert {g.study for g in grids} == {"segtrans"} and get_study("segtrans").extra is stg.extra
-    transfer = [g for g in grids if g.grid == "transfer"]
-    assert {m.name for g in transfer for m in g.methods} == {"segtrans", "segtrans_zoom", "bim"}
-    sizes = [dict(m.params).get("grid_sizes") for g in grids if g.grid == "grid_size" for m in g.methods]
-    assert sorted(sizes, key=str) == sorted([None, (2,), (3,), (4,)], key=str)
-    # the default SegTrans of the ablation is the transfer cell; the shared baselines have the keys of the
-    # TranSegPGD study's transfer grid (so that study's cells are reused, not recomputed)
-    st_keys = {c.key for g in transfer for c in g.cells()}
-    assert any(c.key in st_keys for g in grids if g.grid == "grid_size" for c in g.cells())
+    main = [g for g in grids if g.grid == stg.MAIN]
+    assert {m.name for g in main for m in g.methods} == {"segtrans", "di"}
+    assert stg.shared(p) == ("pgd", "ds", "transegpgd", "mi") and stg.baselines(p) == stg.BASELINES
+    # the shared baselines have the keys of the TranSegPGD study's transfer grids (reused, not recomputed)
     tsp_keys = {c.key for g in tsp.transfer_grids(p) for c in g.cells()}
-    shared = {c.key for g in tsp.baseline_grids(p, stg.shared(p)) for c in g.cells()}
-    assert shared <= tsp_keys and len(shared) == sum(len(g.cells()) for g in tsp.baseline_grids(p, stg.shared(p)))
-    assert stg.shared(p) == ("pgd", "ds", "transegpgd", "mi", "di", "transegpgd+mi", "transegpgd+di")
+    assert {c.key for g in tsp.shared_grids(p, stg.shared(p)) for c in g.cells()} <= tsp_keys
+    sizes = [dict(m.params)["grid_sizes"] for g in grids if g.grid == stg.GRID_SIZE for m in g.methods]
+    assert sorted(sizes) == [(2,), (3,), (4,)]
+    zoom = [g for g in grids if g.grid == stg.ZOOM]
+    k = p.transfer_zoom_k
+    assert len(zoom) == 1 and zoom[0].steps == k * k * p.steps and zoom[0].snapshots == (p.steps, k * k * p.steps)
+    assert [m.name for m in zoom[0].methods] == ["segtrans_zoom"]  # never among the SegTrans cells
+    cost = [g for g in grids if g.grid == stg.COST]
+    assert [m.name for g in cost for m in g.methods] == ["bim"] and cost[0].sources == (tsp.ablation_source(p),)
     for g in grids:
-        assert g.preset == p.presets[0] and g.eps == (max(p.eps),)
-        assert g.n_images == (16 if name == "embedded" else p.n_images)  # the embedded budget cap
+        assert g.preset == p.presets[0] and g.n_images == tsp.study_images(p)
+        assert g.eps == ((p.paper_eps,) if g.grid != stg.SECOND else (max(p.eps),))
+        if g.grid in (stg.GRID_SIZE, stg.ZOOM):
+            assert g.seeds == stg.ablation_seeds(p)
 
 
-# ----------------------------------------------------------------- hand-made rows
+def test_embedded_cells_of_the_budget():
+    p = get_profile("embedded", n_images=64)
+    grids = get_study("segtrans").grids(p)
+    count = {g.grid: len(g.cells()) for g in grids}
+    # SegTrans + DI x 2 sources x 2 seeds; SegTrans at 0.06 x 1 source x 2 seeds; 3 grid sizes and the
+    # zoom run (80 iterations) on one seed; BIM timed once
+    assert count == {stg.MAIN: 8, stg.SECOND: 2, stg.GRID_SIZE: 3, stg.ZOOM: 1, stg.COST: 1}
+    assert stg.zoom_steps(p) == 80 and stg.zoom_steps(p.with_overrides(transfer_zoom_k=0)) == 0
+
+
+# ----------------------------------------------------------------- claims on hand-made counts
 
 PROFILE = dict(sources=("a", "b"), targets=("a", "b", "c"), steps=4, snapshots=(2, 4), seeds=(0, 1),
-               eps=(0.03,), n_images=8)
-#: transfer ASR (fraction) at iterations 2 and 4; random methods add 0.01 * seed; seconds per example.
-ASR = {"segtrans": (0.30, 0.50), "segtrans_zoom": (0.10, 0.20), "pgd": (0.20, 0.30), "ds": (0.25, 0.40),
-       "transegpgd": (0.20, 0.35), "mi": (0.15, 0.25), "di": (0.10, 0.20), "transegpgd+mi": (0.2, 0.3),
-       "transegpgd+di": (0.2, 0.3), "bim": (0.1, 0.2)}
-SECONDS = {"segtrans": 0.10, "segtrans_zoom": 0.10, "ds": 0.11, "bim": 0.10}
+               eps=(0.03, 0.06), n_images=32)
+#: transfer ASR at (T/2, T) per method; seconds per example.
+ASR = {"segtrans": (0.40, 0.55), "bim": (0.15, 0.20), "ds": (0.25, 0.35), "transegpgd": (0.20, 0.30),
+       "mi": (0.20, 0.30), "di": (0.25, 0.32), "segtrans_zoom": (0.05, 0.30)}
+SECONDS = {"segtrans": 0.11, "bim": 0.10, "ds": 0.10, "transegpgd": 0.10, "mi": 0.10, "di": 0.11}
 
 
-def _table(grid_size=True):
-    rows = []
-
-    def add(method, params, seeds, sources, metric, value, iteration):
-        rows.extend(dict(study="segtrans", preset="shapes", grid="transfer", cell=f"{method}{params}{seed}",
-                         source=s, target=t, eval_scale="1", method=method, params=params, eps=0.03,
-                         iteration=iteration, seed=seed, metric=metric, value=value(seed, s, t))
-                    for seed in seeds for s in sources for t in (("a", "b", "c") if metric in ("asr", "miou")
-                                                                   else (s,)))
-
-    for m, (a2, a4) in ASR.items():
-        seeds = (0,) if tt.is_deterministic(m) else (0, 1)
-        for it, a in ((2, a2), (4, a4)):
-            add(m, "{}", seeds, ("a", "b"), "asr", lambda seed, s, t, a=a: a + 0.01 * seed, it)
-        add(m, "{}", seeds, ("a", "b"), "miou", lambda *_: 0.4, 4)
-        add(m, "{}", seeds, ("a", "b"), "seconds_per_example", lambda *_, m=m: SECONDS.get(m, 0.2), 4)
-        add(m, "{}", seeds, ("a", "b"), "forward_passes_per_example", lambda *_: 4.0, 4)
-        add(m, "{}", seeds, ("a", "b"), "backward_passes_per_example", lambda *_: 4.0, 4)
-    if grid_size:
-        for k, a in ((2, 0.6), (3, 0.7), (4, 0.8)):
-            add("segtrans", f'{{"grid_sizes":[{k}]}}', (0, 1), ("b",), "asr", lambda *_, a=a: a, 4)
-            add("segtrans", f'{{"grid_sizes":[{k}]}}', (0, 1), ("b",), "miou", lambda *_: 0.3, 4)
-    return pd.DataFrame(rows)
+@pytest.fixture
+def profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path))
+    return get_profile("smoke", **PROFILE)
 
 
-def test_best_baseline_and_asr_table():
-    df = _table()
-    best, asr = st.best_baseline(df)  # ds: 0.40 / 0.41 over seeds
-    assert best == ("ds", "{}") and asr == pytest.approx(0.405)
-    table = st.asr_table(df, get_profile("smoke", **PROFILE)).set_index("method")
-    assert table.loc["segtrans", "transfer"] == pytest.approx(50.5)
-    assert table.loc["mi", "seeds"] == 1 and table.loc["mi", "transfer"] == pytest.approx(25.0)
-    with pytest.raises(ValueError, match="no transfer ASR"):
-        st.best_baseline(df[~df["method"].isin(stg.BASELINES)])
+def world(p, asr=None, seconds=None, *, tsp_bim_seconds=0.1):
+    """The cells of both studies that the SegTrans claims read; ASR rises linearly to (T/2, T) levels."""
+    asr, sec, w, seen = {**ASR, **(asr or {})}, {**SECONDS, **(seconds or {})}, World(p), set()
+    specs = [("transegpgd", g) for g in tsp.shared_grids(p, stg.shared(p))] + [("segtrans", g) for g in stg.grids(p)]
+    for study, g in specs:
+        for c in g.cells():
+            if (study, c.key) in seen:
+                continue
+            seen.add((study, c.key))
+            half, full = asr[c.method.name]
+            level = lambda t, it, h=half, f=full: 0.0 if it == 0 else (h * it / 2 if it <= 2 else f)  # noqa: E731
+            s = tsp_bim_seconds if (study == "transegpgd" and c.method.name == "bim") else sec.get(c.method.name, 0.1)
+            w.cell(study, g.grid, (c.method.name, c.method.params_json), c.source, eps=c.eps, seed=c.seed,
+                   iterations=g.snapshots, a=level, q=0.4, seconds=s)
+    return w.df()
 
 
-def test_cost_table_and_efficiency_readings():
-    df, p = _table(), get_profile("smoke", **PROFILE)
-    cost = st.cost_table(df, get_profile("smoke", **PROFILE)).set_index("method")
-    assert cost.loc["segtrans", "passes"] == 8.0 and cost.loc["ds", "seconds"] == pytest.approx(0.11)
-    # ASR per second: segtrans 50.5 / 0.10 = 505, ds 40.5 / 0.11 = 368.18 -> +37.16 %
-    assert cost.loc["segtrans", "vs best baseline"] == pytest.approx((505 / (40.5 / 0.11) - 1) * 100)
-    assert cost.loc["ds", "vs best baseline"] == pytest.approx(0.0)
-    eff = st.efficiency(df, p)
-    assert eff["best"] == "ds" and eff["time_ratio"] == pytest.approx([1.1, 1.1])
-    # per seed: (0.50 / 0.10) / (0.40 / 0.11) - 1 and (0.51 / 0.10) / (0.41 / 0.11) - 1
-    assert eff["asr_per_second"] == pytest.approx([(5.0 / (0.40 / 0.11) - 1) * 100, (5.1 / (0.41 / 0.11) - 1) * 100])
-    # ds reaches 0.405 at T=4; segtrans seed 0 goes 0.30 (t=2) -> 0.50 (t=4): t* = 2 + 0.105 / 0.2 * 2 = 3.05
-    t0, t1 = 2 + 0.105 / 0.2 * 2, 2 + 0.095 / 0.2 * 2
-    assert eff["iterations"] == pytest.approx([(4 / t0 - 1) * 100, (4 / t1 - 1) * 100])
+def claim(table, cid):
+    rows = table[table["claim_id"] == cid]
+    return rows.iloc[0], rows.iloc[1:].set_index("part")
 
 
-def test_claims_verdicts_on_hand_made_rows():
-    c = stc.claims(_table(), get_profile("smoke", **PROFILE))
-    gain = c[c["id"] == "st_asr_gain"]
-    # segtrans - ds per seed: +10, +10 points -> zero-width interval above 0: reproduced
-    assert gain.iloc[0]["verdict"] == "reproduced" and gain.iloc[0]["our value"].startswith("10.00")
-    assert "relative gain +24.7 %" in gain.iloc[0]["comment"]  # 50.5 / 40.5 - 1
-    assert gain.iloc[1]["verdict"] == "not reproduced"  # zoom: 20.5 vs 40.5
-    overhead = c[c["id"] == "st_no_overhead"].iloc[0]  # 0.10 / 0.10 = 1 <= 1.2
-    assert overhead["verdict"] == "reproduced" and "passes ratio 1.00" in overhead["comment"]
-    eff = c[c["id"] == "st_efficiency"]
-    assert list(eff["verdict"]) == ["not reproduced"] * 3  # 1.1x time, +37 % ASR/s, +31 % iterations
+def test_asr_gain_is_judged_against_8_55_points(profile):
+    c = stc.claims(world(profile), profile)
+    gain, parts = claim(c, "st_asr_gain")
+    assert gain["threshold"] == 8.55 and gain["unit"] == "ASR points" and gain["paper_value"] == "+8.55 %"
+    assert list(parts.index) == ["minus PGD", "minus DS", "minus TranSegPGD", "minus MI", "minus DI"]
+    # 55 % vs the strongest (DS, 35 %): +20 points, above 8.55 on every part
+    assert gain["outcome"] == "reproduced" and gain["value"] == pytest.approx(20, abs=1)
+    assert gain["value"] == pytest.approx(parts["value"].min())  # the strongest attack is the binding part
+    # +5 points: above 0 but below the paper's 8.55 -> contradicted, not reproduced
+    c = stc.claims(world(profile, {"segtrans": (0.30, 0.40)}), profile)
+    gain, parts = claim(c, "st_asr_gain")
+    assert gain["outcome"] == "contradicted" and 0 < gain["low"] and gain["high"] < 8.55
+    assert "beats 3 of 5 attacks by more than 8.55 points" in gain["why"]
 
 
-def test_grid_size_table():
-    g = st.grid_size_table(_table(), get_profile("smoke", **PROFILE)).set_index("k")
-    assert list(g.index) == ["U{2,3,4} (default)", "2", "3", "4"]
-    assert g.loc["4", "transfer ASR"] == pytest.approx(80.0) and g.loc["2", "transfer mIoU"] == pytest.approx(30.0)
-    assert g.loc["U{2,3,4} (default)", "transfer ASR"] == pytest.approx(50.5)  # seeds 0.50 / 0.51
+def test_overhead_compares_seconds_within_one_run(profile):
+    # the TranSegPGD run's BIM took 1.0 s per example (another run, another load): not the reference
+    df = world(profile, tsp_bim_seconds=1.0)
+    c = stc.claims(df, profile)
+    over, parts = claim(c, "st_no_overhead")
+    assert over["direction"] == "within" and over["threshold"] == 0.2 and over["unit"] == "fraction"
+    assert parts.loc["forward + backward passes", "value"] == 0 and math.isnan(parts.loc["wall-clock seconds", "low"])
+    assert over["value"] == pytest.approx(0.1) and over["outcome"] == "reproduced"  # 0.11 / 0.10 - 1
+    c = stc.claims(world(profile, seconds={"segtrans": 0.15}), profile)
+    assert claim(c, "st_no_overhead")[0]["outcome"] == "contradicted"  # +50 %
+    assert stc.relative_seconds(df, profile, ("ds", "{}")) == pytest.approx(0.1)  # vs its own run's BIM
 
 
-def test_never_reaching_the_baseline_is_minus_100_percent():
-    df = _table()
-    df.loc[(df["method"] == "segtrans") & (df["metric"] == "asr"), "value"] = 0.05
-    assert st.efficiency(df, get_profile("smoke", **PROFILE))["iterations"] == [-100.0, -100.0]
+def test_efficiency_at_half_the_cost(profile):
+    c = stc.claims(world(profile), profile)
+    eff, parts = claim(c, "st_efficiency")
+    # SegTrans at T/2 = 2: 40 %; DS (the strongest) at T: 35 % -> +5 points
+    assert eff["outcome"] == "reproduced" and eff["value"] == pytest.approx(5, abs=1)
+    assert parts.index[0].startswith("half the iterations (t = 2)")
+    # SegTrans rises linearly to 40 % at t = 2: it reaches DS's 35 % at t = 2 * 35 / 40 = 1.75 (interpolated)
+    t_star = float(re.search(r"reaches DS's ASR at t = ([0-9.]+) of 4", parts.iloc[0]["why"]).group(1))
+    assert t_star == pytest.approx(1.75, abs=0.1)
+    # seconds: DS costs 1.0x BIM in its run, SegTrans 1.1x in its own: half DS's time = 2 / 1.1 iterations
+    assert parts.index[1] == "half the seconds (t = 1.8) vs DS at T"
+
+
+def test_never_reaching_the_strongest_attack_is_said_in_words(profile):
+    c = stc.claims(world(profile, {"segtrans": (0.10, 0.20)}), profile)
+    eff, parts = claim(c, "st_efficiency")
+    assert eff["outcome"] == "contradicted" and "not reached in 4 iterations" in eff["why"]
+    assert parts.iloc[0]["why"] == "not reached in 4 iterations"
+    assert (c["value"].dropna() != -100).all()  # no sentinel
+
+
+def test_half_the_seconds_beyond_the_run_is_not_measured(profile):
+    c = stc.claims(world(profile, seconds={"ds": 0.30}), profile)  # DS 3x BIM: half its time = 6 > T iterations
+    eff, parts = claim(c, "st_efficiency")
+    sec = parts.loc["half the seconds"]
+    assert sec["outcome"] == "not testable here" and math.isnan(sec["value"]) and "beyond the 4 run" in sec["why"]
+    assert eff["outcome"] == "inconclusive"  # reproduced + not measured: not every part reproduced
+
+
+def test_missing_baselines_make_the_claims_not_testable(profile):
+    df = world(profile)
+    df = df[~df["method"].isin(stg.BASELINES + ("bim",))]
+    c = stc.claims(df, profile)
+    assert set(c["outcome"]) == {"not testable here"} and len(c) == 3
+
+
+def test_tables_and_glued_values_are_plain_python(profile):
+    df = world(profile)
+    assert list(st.asr_table(df, profile)["method"]) == ["segtrans", "bim", "ds", "transegpgd", "mi", "di"]
+    cost = st.cost_table(df, profile).set_index("method")
+    assert cost.loc["segtrans", "vs BIM (same run)"] == pytest.approx(1.1) and cost.loc["bim", "passes"] == 8
+    zoom = st.zoom_table(df, profile)
+    assert list(zoom["iterations"]) == [4, 4, 4, 16] and "starved" in zoom.iloc[2]["updates"]
+    assert len(st.grid_size_table(df, profile)) == 4
+    glued = {**st.headline(df, profile), **claim_glue(stc.claims(df, profile))}
+    assert glued["st_best_baseline"] == "DS" and glued["st_gain_points"] == pytest.approx(20, abs=1)
+    # numpy scalars do not take myst-nb's format specs (":.2f"): every glued value is a plain Python one
+    assert all(type(v) in (float, int, str) for v in glued.values()), \
+        {k: type(v) for k, v in glued.items() if type(v) not in (float, int, str)}
+    assert all(isinstance(glued[k], numbers.Real) for k in ("st_asr_segtrans", "st_best_asr", "st_gain_relative"))
 
 
 # ----------------------------------------------------------------- smoke scale, end to end
@@ -141,10 +188,32 @@ def test_study_and_notebook_at_smoke_scale(tmp_path, monkeypatch):
     monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path / "results"))  # models: the shared cache
     p = get_profile("smoke")
     df = run_study(p, "segtrans", progress=False)  # with the TranSegPGD rows it reads
-    assert set(stg.shared(p)) <= set(load_results(p, "transegpgd")["method"])  # the extra step made the baselines
-    assert {"segtrans", "segtrans_zoom", "bim", *stg.shared(p)} <= set(df["method"])
-    assert len(stc.claims(df, p)) == 6
+    assert {"bim", "ds", "transegpgd", "mi"} <= set(load_results(p, "transegpgd")["method"])  # the extra step
+    assert {"segtrans", "segtrans_zoom", "di", "bim", "ds", "transegpgd", "mi"} <= set(df["method"])
+    c = stc.claims(df, p)
+    assert len(c) == 12 and "not testable here" not in set(c[c["part"] == ""]["outcome"])
+    glued = {**st.headline(df, p), **claim_glue(c)}
+    assert all(type(v) in (float, int, str) for v in glued.values())
     out = tmp_path / "03.ipynb"
     papermill.execute_notebook(str(NOTEBOOK), str(out), parameters={"profile": "smoke"}, kernel_name="python3",
                                progress_bar=False)
     assert "st_efficiency" in out.read_text()
+
+
+@pytest.mark.parametrize("notebook, study", [("02_transegpgd", "transegpgd"), ("03_segtrans", "segtrans")])
+def test_every_glue_key_of_the_prose_is_glued(profile, notebook, study):
+    """The keys the notebooks' markdown cites exist in what their code cells glue (on hand-made rows)."""
+    import nbformat
+
+    from segrepro.studies.transegpgd import claims as tsc
+    from segrepro.studies.transegpgd import report as tsr
+
+    nb = nbformat.read(NOTEBOOK.parent / f"{notebook}.ipynb", as_version=4)
+    cited = {k for c in nb.cells if c.cell_type == "markdown"
+             for k in re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)", c.source)}
+    df = world(profile)
+    if study == "transegpgd":
+        glued = {**tsr.headline(df, profile), **claim_glue(tsc.claims(df, profile))}
+    else:
+        glued = {**st.headline(df, profile), **tsr.headline(df, profile), **claim_glue(stc.claims(df, profile))}
+    assert cited and cited <= set(glued), sorted(cited - set(glued))

@@ -37,3 +37,18 @@ def test_setup_notebook_runs_at_smoke_scale(smoke_env, tmp_path):
     assert {"clean_min", "clean_max", "train_minutes", "setup_seconds"} <= glued
     df = load_results(get_profile("smoke"), "setup")  # the notebook stored the zoo's clean mIoU
     assert set(df[df.metric == "miou"].target) == {"fcn8s_vgg16", "psp_r18", "psp_r18@PGD3-AT"}
+
+
+def test_released_models_table_reads_the_manifest(tmp_path, monkeypatch):
+    import json
+
+    from segrepro.models import release
+    from segrepro.studies.setup import released_models
+
+    entry = {"preset": "shapes", "clean_miou_512": 0.65, "pgd20_miou_256": 0.25, "bytes": 2e6, "train_seconds": 60.0,
+             "dtype": "float16", "hardware": "CPU", "file": "m.pt", "sha256": "x", "key": "k"}
+    (tmp_path / "manifest.json").write_text(json.dumps({"models": {"psp_r18@PGD3-AT/shapes": entry}}))
+    monkeypatch.setattr(release, "WEIGHTS_DIR", tmp_path)
+    table = released_models()
+    row = table.iloc[0]
+    assert (row["model"], row["clean (%)"], row["PGD-20 mIoU (%)"], row["size (MB)"]) == ("psp_r18@PGD3-AT", 65.0, 25.0, 2.0)

@@ -1,19 +1,26 @@
-"""The TranSegPGD study: grids for every profile, table and claim builders on hand-made rows, smoke run."""
+"""The TranSegPGD study: grids for every profile, the start policy, claims on hand-made counts, smoke run."""
 import math
+import numbers
 from pathlib import Path
+from types import SimpleNamespace
 
-import pandas as pd
 import pytest
 
+from segrepro.paths import results_dir
 from segrepro.report import transfer as tt
-from segrepro.report.claims import verdict_glue
 from segrepro.run import get_profile
+from segrepro.run.counts import CountStore
 from segrepro.studies import get_study
 from segrepro.studies.transegpgd import claims as tsc
 from segrepro.studies.transegpgd import grids as tsp
 from segrepro.studies.transegpgd import report as tsr
+from segrepro.studies.transegpgd.measure import Measure, claim_glue
+
+from _transfer_world import World
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_transegpgd.ipynb"
+TRANSFER = {("bim", "{}"), ("segpgd", '{"random_start":false}'), ("cospgd", '{"random_start":false}'), ("ds", "{}"),
+            ("mi", "{}"), ("transegpgd", "{}"), ("transegpgd+mi", "{}")}
 
 
 @pytest.mark.parametrize("name", ["smoke", "embedded", "paper"])
@@ -21,136 +28,174 @@ def test_grids_are_well_formed_for_every_profile(name):
     p = get_profile(name)
     grids = get_study("transegpgd").grids(p)
     assert {g.study for g in grids} == {"transegpgd"} and {g.preset for g in grids} == {p.presets[0]}
-    transfer = [g for g in grids if g.grid == "transfer"]
-    methods = {m.name for g in transfer for m in g.methods}
-    assert methods == set(tsp.methods(p)) == {"pgd", "segpgd", "cospgd", "ds", "mi", "di", "ti", "transegpgd",
-                                              "transegpgd+mi", "transegpgd+di", "transegpgd+ti"}
+    main = [g for g in grids if g.grid == tsp.MAIN]
+    assert {(m.name, m.params_json) for g in main for m in g.methods} == TRANSFER
     for g in grids:
-        assert g.eps == (max(p.eps),) and g.steps == p.steps
+        assert g.steps == p.steps and g.n_images == tsp.study_images(p)
+        assert g.eps == ((p.paper_eps,) if g.grid != tsp.SECOND else (max(p.eps),))
+        for m in g.methods:  # one start policy: only DS (random scales) is random, and it runs every seed
+            assert g.seeds == (p.seeds if m.name == "ds" else p.seeds[:1])
+    assert {s for g in main for s in g.sources} == set(p.sources[:2])
+    for g in main:
         assert math.ceil(p.steps / 2) in g.snapshots and g.snapshots[-1] == p.steps
-        for m in g.methods:  # seeds change nothing for BIM-like methods: they run the first seed only
-            assert g.seeds == (p.seeds[:1] if m.name in {"mi", "ti", "transegpgd", "transegpgd+mi",
-                                                         "transegpgd+ti"} else p.seeds)
-    assert {s for g in transfer for s in g.sources} == set(p.sources[:2])
-    ablation = [g for g in grids if g.grid == "ablation"]
+    second = [g for g in grids if g.grid == tsp.SECOND]
+    if len(p.eps) > 1:  # embedded: the second reading at 0.06 from the last transfer source
+        assert {s for g in second for s in g.sources} == {p.sources[1]}
+        assert {(m.name, m.params_json) for g in second for m in g.methods} == TRANSFER
+    else:
+        assert second == [] and tsp.second_eps(p) is None
+    ablation = [g for g in grids if g.grid == tsp.ABLATION]
     assert {s for g in ablation for s in g.sources} == {p.sources[1]}
-    # the default TranSegPGD of the ablation is the transfer grid's cell: same key, computed once
-    keys = {c.key for g in transfer for c in g.cells()}
+    keys = {c.key for g in main for c in g.cells()}
     default = [c for g in ablation for c in g.cells() if c.method.params_json == "{}"]
-    assert len(default) == 1 and default[0].key in keys
-    assert len({c.key for g in grids for c in g.cells()}) == len(keys) + 8
+    assert len(default) == 1 and default[0].key in keys  # computed once, shared with the transfer grid
+    params = {c.method.params_json for g in ablation for c in g.cells()}
+    assert {'{"gamma":0.5}', '{"beta":0.5}', '{"stage1_favour":"wrong"}', '{"switch":"all_fooled"}'} <= params
 
 
-def test_snapshots_add_the_end_of_stage_one():
-    assert tsp.snapshots(get_profile("smoke", steps=7, snapshots=(1, 20))) == (1, 4, 7)
+def test_embedded_budget_asks_for_64_images_and_states_its_cost():
+    p = get_profile("embedded")
+    assert p.transfer_images == 64 and tsp.study_images(p.with_overrides(n_images=100)) == 64
+    cells = len({c.key for g in get_study("transegpgd").grids(p.with_overrides(n_images=64)) for c in g.cells()})
+    assert cells == 16 + 8 + 4  # transfer (2 sources) + eps-0.06 reading (1 source) + ablation (default shared)
 
 
-def test_method_params_of_the_profile_reach_compositions():
+def test_one_start_policy_for_every_method():
+    p = get_profile("smoke")
+    assert tsp.method_spec(p, "pgd").name == "bim"  # PGD without its random start is BIM
+    assert dict(tsp.method_spec(p, "segpgd").params) == {"random_start": False}
+    assert dict(tsp.method_spec(p, "transegpgd").params) == {} and dict(tsp.method_spec(p, "ds").params) == {}
+    r = p.with_overrides(transfer_random_start=True)
+    assert tsp.method_spec(r, "pgd") == tsp.method_spec(r, "pgd", **{}) and dict(tsp.method_spec(r, "pgd").params) == {}
+    assert dict(tsp.method_spec(r, "transegpgd+mi").params) == {"random_start": True}
+    assert not tsp.is_deterministic(tsp.method_spec(r, "transegpgd"))
+    assert tsp.is_deterministic(tsp.method_spec(p, "segpgd")) and not tsp.is_deterministic(tsp.method_spec(p, "ds"))
+
+
+def test_snapshots_weights_and_method_params():
+    # snapshots past steps are refused when a profile is made; the filter still guards other callers
+    assert tsp.snapshots(SimpleNamespace(steps=7, snapshots=(1, 20), transfer_snapshots=None)) == (1, 4, 7)
+    assert tsp.snapshots(get_profile("smoke", steps=20, transfer_snapshots=(5,))) == (5, 10, 20)
+    assert tsp.weights(get_profile("smoke", transfer_weights=(0.0,))) == (0.0, 0.5)
     p = get_profile("smoke", method_params={"mi": {"decay": 0.5}, "transegpgd": {"beta": 0.2}})
     assert dict(tsp.method_spec(p, "transegpgd+mi").params) == {"decay": 0.5, "beta": 0.2}
     assert dict(tsp.method_spec(p, "transegpgd", beta=0.3).params) == {"beta": 0.3}
-
-
-def test_baseline_grids_reject_unknown_methods():
     with pytest.raises(ValueError, match="valid"):
-        tsp.baseline_grids(get_profile("smoke"), ["pgd", "nope"])
+        tsp.shared_grids(get_profile("smoke"), ["pgd", "nope"])
 
 
 def test_labels_and_determinism():
     assert tt.label("transegpgd", '{"gamma":0.3}') == "transegpgd gamma=0.3"
-    assert tt.label("segtrans", '{"grid_sizes":[2]}') == "segtrans grid_sizes=2"
-    assert tt.is_deterministic("transegpgd+ti") and not tt.is_deterministic("transegpgd+di")
-    assert not tt.is_deterministic("pgd")
-    assert tt.is_transform("mi") and tt.is_transform("di") and tt.is_transform("ds")
-    assert not tt.is_transform("pgd") and not tt.is_transform("transegpgd+mi") and not tt.is_transform("fgsm")
-
-
-def test_baselines_come_from_the_profile_and_the_methods_table():
-    p = get_profile("smoke")
-    assert tsp.attack_baselines(p) == ("pgd", "segpgd", "cospgd", "ds")
-    assert tsp.ours(p) == ("transegpgd", "transegpgd+mi", "transegpgd+di", "transegpgd+ti")
+    assert tt.is_transform("mi") and tt.is_transform("ds") and not tt.is_transform("pgd")
     fewer = get_profile("smoke", baselines=("pgd", "mi"))
     assert tsp.methods(fewer) == ("pgd", "ds", "mi", "transegpgd", "transegpgd+mi")
+    assert tsp.methods(get_profile("smoke", baselines=("pgd",))) == ("pgd", "ds", "transegpgd")
 
 
-def test_iterations_to_reach_interpolates_between_snapshots():
-    c = pd.DataFrame({"iteration": [2, 4], "mean": [0.3, 0.5]})
-    assert tt.iterations_to_reach(c, 0.4) == pytest.approx(3.0)
-    assert tt.iterations_to_reach(c, 0.15) == pytest.approx(1.0)  # from (0, 0) to (2, 0.3)
-    assert tt.iterations_to_reach(c, 0.6) == math.inf
-
-
-# ----------------------------------------------------------------- hand-made rows
+# ----------------------------------------------------------------- claims on hand-made counts
 
 PROFILE = dict(sources=("a", "b"), targets=("a", "b", "c"), steps=4, snapshots=(2, 4), seeds=(0, 1),
-               eps=(0.03,), n_images=8)
-#: mIoU (fraction) of every transfer pair by method; random methods add 0.01 * seed.
-BASE = {"pgd": 0.30, "segpgd": 0.28, "cospgd": 0.26, "ds": 0.25, "mi": 0.22, "di": 0.29, "ti": 0.27,
-        "transegpgd": 0.20, "transegpgd+mi": 0.18, "transegpgd+di": 0.21, "transegpgd+ti": 0.23}
+               eps=(0.03, 0.06), n_images=32, transfer_weights=(0.5,))
+BASE_Q = {"bim": 0.45, "segpgd": 0.45, "cospgd": 0.45, "ds": 0.45, "mi": 0.45, "transegpgd": 0.30,
+          "transegpgd+mi": 0.35, "gamma": 0.40, "beta": 0.40, "stage1_favour": 0.32, "switch": 0.31}
 
 
-def _rows(method, params="{}", seeds=(0, 1), sources=("a", "b"), value=None, metric="miou", iteration=4):
-    value = value or (lambda seed, s, t: BASE[method] + 0.01 * seed + (0.1 if s == "b" else 0.0))
-    return [dict(study="transegpgd", preset="shapes", grid="transfer", cell=f"{method}{params}{seed}", source=s,
-                 target=t, eval_scale="1", method=method, params=params, eps=0.03, iteration=iteration, seed=seed,
-                 metric=metric, value=value(seed, s, t))
-            for seed in seeds for s in sources for t in ("a", "b", "c")]
+@pytest.fixture
+def profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path))
+    return get_profile("smoke", **PROFILE)
 
 
-def _table():
-    rows = []
-    for m in BASE:
-        rows += _rows(m, seeds=(0,) if tt.is_deterministic(m) else (0, 1))
-    rows += _rows("transegpgd", '{"gamma":0.5}', seeds=(0,), sources=("b",), value=lambda *_: 0.50)
-    rows += _rows("transegpgd", '{"beta":0.5}', seeds=(0,), sources=("b",), value=lambda *_: 0.33)
-    for params, wb in (("{}", 0.9), ('{"gamma":0.5}', 0.8)):  # white-box MisRatio at t=2 (end of stage 1)
-        rows += _rows("transegpgd", params, seeds=(0,), sources=("b",), metric="mis_ratio", iteration=2,
-                      value=lambda seed, s, t, wb=wb: wb if s == t else 0.0)
-    return pd.DataFrame(rows)
+def world(p, q=None, *, eps2=None, noise=0.01):
+    """Every cell of the study's grids with mIoU level ``q[name or changed param]`` (eps 0.06: ``eps2``)."""
+    q, w, seen = {**BASE_Q, **(q or {})}, World(p), set()
+    for g in tsp.grids(p):
+        for c in g.cells():
+            if c.key in seen:
+                continue
+            seen.add(c.key)
+            params = {k: v for k, v in c.method.params.items() if k != "random_start"}
+            name = next(iter(params)) if params else c.method.name
+            table = eps2 if (eps2 and g.grid == tsp.SECOND) else q
+            w.cell("transegpgd", g.grid, (c.method.name, c.method.params_json), c.source, eps=c.eps, seed=c.seed,
+                   iterations=g.snapshots, q={**q, **table}[name], noise=noise)
+    return w.df()
 
 
-def test_transfer_table_means_over_pairs_and_seeds():
-    table = tsr.transfer_table(_table(), get_profile("smoke")).set_index("method")
-    # pgd: source a pairs (a->b, a->c) 0.30 / 0.31, source b pairs 0.40 / 0.41; mean 0.355
-    assert table.loc["pgd", "transfer"] == pytest.approx(35.5)
-    assert table.loc["pgd", "from a"] == pytest.approx(30.5) and table.loc["pgd", "from b"] == pytest.approx(40.5)
-    assert table.loc["pgd", "white-box"] == pytest.approx(35.5)  # a->a and b->b rows
-    assert table.loc["transegpgd", "seeds"] == 1 and math.isnan(table.loc["transegpgd", "low"])
-    combo = tsr.combination_table(_table(), get_profile("smoke")).set_index("attack")
-    assert combo.loc["mi", "difference"] == pytest.approx((0.18 - 0.22) * 100)
+def by_part(table, cid):
+    rows = table[table["claim_id"] == cid]
+    return rows.iloc[0], rows.iloc[1:].set_index("part")
 
 
-def test_sweep_includes_the_default():
-    p = get_profile("smoke", **PROFILE)
-    s = tsr.sweep(_table(), p, "gamma")
-    assert list(s["gamma"]) == [0.1, 0.5] and list(s["mean"]) == pytest.approx([30.0, 50.0])
-    with pytest.raises(ValueError, match="gamma"):
-        tsr.sweep(_table(), p, "lam")
+def test_every_claim_reproduced_when_transegpgd_is_clearly_stronger(profile):
+    c = tsc.claims(world(profile), profile)
+    assert list(c[c["part"] == ""]["claim_id"]) == list(tsc.CLAIMS)
+    assert set(c["outcome"]) == {"reproduced"} and set(c["study"]) == {"transegpgd"}
+    claim, parts = by_part(c, "tsp_state_of_the_art")
+    assert list(parts.index) == ["minus PGD (BIM: no random start)", "minus SegPGD", "minus CosPGD", "minus DS"]
+    assert claim["unit"] == "mIoU points" and claim["direction"] == "lower" and claim["threshold"] == 0
+    # the summary is TranSegPGD minus the strongest attack: the largest of the part differences
+    assert claim["value"] == pytest.approx(parts["value"].max()) and claim["value"] < -10
+    assert claim["n_images"] == 32 and claim["n_seeds"] == 2  # paired with DS's two seeds
+    stage1 = c[c["claim_id"] == "tsp_stage1_fools_all"].iloc[0]  # white-box MisRatio 1 - q: 0.70 vs 0.60
+    assert stage1["unit"] == "MisRatio points" and stage1["value"] == pytest.approx(10, abs=1.5)
 
 
-def test_claims_verdicts_on_hand_made_rows():
-    p = get_profile("smoke", **PROFILE)
-    c = tsc.claims(_table(), p)
-    sota = c[c["id"] == "tsp_state_of_the_art"]
-    assert len(sota) == 4
-    # transegpgd (one seed: 0.25) vs pgd (seeds: 0.35, 0.36): differences -10, -11 points,
-    # t interval (1 dof) -10.5 +- 12.706 * 0.7071 / 1.4142 = -10.5 +- 6.35: below 0 -> reproduced
-    first = sota.iloc[0]
-    assert first["verdict"] == "reproduced" and first["our value"] == "-10.50 [-16.85, -4.15] (n=2)"
-    # both deterministic: the replicates are the 4 transfer pairs, all -4 points -> zero width, reproduced
-    mi = c[c["id"] == "tsp_combines_with_mi"].iloc[0]
-    assert mi["verdict"] == "reproduced" and "source-target pairs" in mi["comment"]
-    stage1 = c[c["id"] == "tsp_stage1_fools_all"].iloc[0]  # 0.9 vs 0.8 MisRatio, one value: partly
-    assert stage1["verdict"] == "partly" and stage1["our value"].startswith("10.00")
-    stage2 = c[c["id"] == "tsp_stage2_kl"].iloc[0]  # 0.30 vs 0.33 on the two pairs from b
-    assert stage2["verdict"] == "reproduced" and stage2["our value"].startswith("-3.00")
-    assert verdict_glue(c)["v_tsp_state_of_the_art"].startswith("4 comparisons: ")
-    assert set(c["study"]) == {"transegpgd"} and set(c["eps"]) == {p.side_eps}
+def test_one_lost_baseline_contradicts_and_the_why_counts_the_wins(profile):
+    c = tsc.claims(world(profile, {"transegpgd": 0.40, "ds": 0.30}), profile)
+    claim, parts = by_part(c, "tsp_state_of_the_art")
+    assert list(parts["outcome"]) == ["reproduced"] * 3 + ["contradicted"]
+    assert claim["outcome"] == "contradicted" and claim["value"] == pytest.approx(parts.loc["minus DS", "value"])
+    assert "than 3 of 4 prior attacks; the strongest is DS" in claim["why"]
 
 
-def test_compare_needs_both_methods():
-    with pytest.raises(ValueError, match="both methods"):
-        tt.compare(_table(), tt.key("transegpgd"), tt.key("nope"), expect="lower")
+def test_equal_attacks_on_noisy_images_are_inconclusive_with_n_needed(profile):
+    same = {k: 0.45 for k in BASE_Q}
+    c = tsc.claims(world(profile, same, noise=0.08), profile)
+    mi = c[c["claim_id"] == "tsp_combines_with_mi"].iloc[0]
+    assert mi["outcome"] == "inconclusive" and mi["low"] < 0 < mi["high"]
+    assert isinstance(mi["n_needed"], numbers.Integral) and mi["n_needed"] > 32
+
+
+def test_second_eps_reading_in_the_why(profile):
+    df = world(profile, {"transegpgd": 0.50}, eps2={"transegpgd": 0.20})  # loses at 0.03, wins at 0.06
+    claim = tsc.claims(df, profile).iloc[0]
+    assert claim["outcome"] == "contradicted"
+    assert "Second reading from b:" in claim["why"] and "at eps 0.06 (toward the claim)" in claim["why"]
+
+
+def test_missing_counts_make_a_claim_not_testable(profile):
+    df = world(profile)
+    ds = df[(df["method"] == "ds") & (df["seed"] == 0) & (df["grid"] == tsp.MAIN)]["cell"].iloc[0]
+    CountStore(results_dir(profile.name, "counts", "transegpgd")).path(ds).unlink()
+    c = tsc.claims(df, profile)
+    sota = c[c["claim_id"] == "tsp_state_of_the_art"]
+    assert len(sota) == 1 and sota.iloc[0]["outcome"] == "not testable here" and "not run" in sota.iloc[0]["why"]
+    assert c[c["claim_id"] == "tsp_stage2_kl"].iloc[0]["outcome"] == "reproduced"
+
+
+def test_measure_matches_the_counts_by_hand(profile):
+    df = world(profile)
+    m = Measure(profile, df)
+    pairs = m.pairs(("transegpgd", "{}"), eps=0.03, sources=("a", "b"), grid=tsp.MAIN)
+    assert pairs.names == ("a -> b", "a -> c", "b -> a", "b -> c")
+    arm = pairs.arms[0]
+    inter = arm.counts["inter"].sum(axis=(0, 1))  # one seed
+    union = 2 * 50 * 32 - inter
+    assert pairs.metric("miou", None)[0] == pytest.approx(float(sum(pairs.arms[i].miou()[0] for i in range(4)) / 4))
+    assert arm.miou()[0] == pytest.approx(float((inter / union).mean()))
+
+
+def test_tables_and_headline_are_plain_python(profile):
+    df = world(profile)
+    t = tsr.transfer_table(df, profile).set_index("method")
+    assert t.loc["transegpgd", "transfer"] < t.loc["bim", "transfer"] and t.loc["ds", "seeds"] == 2
+    assert len(tsr.eps_table(df, profile)) == len(TRANSFER) and len(tsr.combination_table(df, profile)) == 1
+    assert list(tsr.ablation_table(df, profile)["variant"])[0] == "default"
+    glued = {**tsr.headline(df, profile), **claim_glue(tsc.claims(df, profile))}
+    assert glued and all(type(v) in (float, int, str) for v in glued.values()), \
+        {k: type(v) for k, v in glued.items() if type(v) not in (float, int, str)}
+    assert all(isinstance(v, numbers.Number) for k, v in glued.items() if k.endswith(("_value", "_low", "_high")))
 
 
 # ----------------------------------------------------------------- smoke scale, end to end
@@ -167,9 +212,19 @@ def test_study_and_notebook_at_smoke_scale(tmp_path, monkeypatch):
     monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path / "results"))  # models: the shared cache
     p = get_profile("smoke")
     df = run_study(p, "transegpgd", progress=False)
-    assert set(tsp.methods(p)) <= set(df["method"])
-    assert len(tsc.claims(df, p)) == 7
+    assert {k[0] for k in TRANSFER} <= set(df["method"])
+    c = tsc.claims(df, p)
+    assert len(c) == 8 and "not testable here" not in set(c["outcome"])
+    glued = {**tsr.headline(df, p), **claim_glue(c)}
+    assert all(type(v) in (float, int, str) for v in glued.values())
     out = tmp_path / "02.ipynb"
     papermill.execute_notebook(str(NOTEBOOK), str(out), parameters={"profile": "smoke"}, kernel_name="python3",
                                progress_bar=False)
     assert "tsp_state_of_the_art" in out.read_text()
+
+
+def test_stage1_second_scale_is_an_earlier_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path))
+    p = get_profile("smoke", **{**PROFILE, "snapshots": (1, 2, 4)})
+    stage1 = tsc.claims(world(p), p).set_index("claim_id").loc["tsp_stage1_fools_all"]
+    assert "Second scale (iterations):" in stage1["why"] and "at t = 1," in stage1["why"]

@@ -2,25 +2,34 @@
 ``segrepro.studies.all_claims`` gathers each study's ``claims`` and this module summarises them."""
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
-from segrepro.report.claims import NOT_AVAILABLE, NOT_JUDGED, NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED
-
-VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN, NOT_JUDGED, NOT_AVAILABLE)
-
-
-def verdict_summary(claims: pd.DataFrame) -> pd.DataFrame:
-    """Counts of verdicts per study (rows) and verdict (columns), with a total row."""
-    t = claims.groupby(["study", "verdict"]).size().unstack("verdict", fill_value=0)
-    t.loc["all"] = t.sum()
-    return t
+from segrepro.report.outcomes import OUTCOMES
+from segrepro.report.verdicts import PROJECT, counts, decisive_share
 
 
-def verdict_counts(claims: pd.DataFrame | None) -> dict:
-    """``cmp_n_<verdict>`` rows of each verdict, ``cmp_n_claims`` and ``cmp_missing_studies`` (for the prose)."""
-    counts = claims["verdict"].value_counts() if claims is not None else pd.Series(dtype=int)
-    out = {f"cmp_n_{v.replace(' ', '_')}": int(counts.get(v, 0)) for v in VERDICTS}
-    out["cmp_n_claims"] = int((claims["id"] != "-").sum()) if claims is not None else 0
-    missing = sorted(set(claims.loc[claims["verdict"] == NOT_AVAILABLE, "study"])) if claims is not None else []
-    out["cmp_missing_studies"] = ", ".join(missing) if missing else "none"
+def outcome_summary(claims: pd.DataFrame) -> pd.DataFrame:
+    """Claims per paper (rows; the project's own targets last, apart) and outcome (columns), with a papers' total."""
+    t = counts(claims)
+    papers = t.drop(index=PROJECT, errors="ignore")
+    out = pd.concat([papers, pd.DataFrame([papers.sum()], index=["all papers"])])
+    if PROJECT in t.index:
+        out = pd.concat([out, t.loc[[PROJECT]].rename(index={PROJECT: "project targets (not paper claims)"})])
+    return out.astype(int)
+
+
+def outcome_counts(claims: pd.DataFrame | None) -> dict:
+    """``cmp_n_<outcome>`` over the papers' claims, ``cmp_n_claims``, ``cmp_n_targets`` and ``cmp_decisive`` (%)."""
+    out = {f"cmp_n_{o.replace(' ', '_')}": 0 for o in OUTCOMES}
+    out.update(cmp_n_claims=0, cmp_n_targets=0, cmp_decisive=math.nan)
+    if claims is None or claims.empty:
+        return out
+    rows = claims[claims["part"].fillna("") == ""]
+    papers = rows[rows["paper"] != PROJECT]
+    for o, n in papers["outcome"].value_counts().items():
+        out[f"cmp_n_{o.replace(' ', '_')}"] = int(n)
+    out.update(cmp_n_claims=int(len(papers)), cmp_n_targets=int((rows["paper"] == PROJECT).sum()),
+               cmp_decisive=100 * decisive_share(claims))
     return out

@@ -9,7 +9,7 @@ import pandas as pd
 from segrepro.attacks.methods import METHODS
 from segrepro.report import transfer as tt
 from segrepro.report.plots import cost_transfer_frontier
-from segrepro.studies.comparison.claims import verdict_counts
+from segrepro.studies.comparison.claims import outcome_counts
 from segrepro.studies.comparison.grids import NEW_COMBOS
 from segrepro.studies.transegpgd import grids as tsp
 
@@ -62,7 +62,7 @@ def grid_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def combos_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Each combination against its best part: transfer mIoU (%) and a verdict on "the combination transfers better"."""
+    """Each combination against its best part: transfer mIoU (%) and the paired difference with its interval."""
     out = []
     for combo in (m for m in methods_present(df) if "+" in m):
         parts = tuple(combo.split("+"))
@@ -74,8 +74,7 @@ def combos_table(df: pd.DataFrame) -> pd.DataFrame:
         out.append({"combination": combo, "tried by a paper": combo not in NEW_COMBOS,
                     **{f"part {i + 1}": f"{p} {means[p]:.1f}" for i, p in enumerate(parts)},
                     "transfer mIoU": means[combo], "best part": best,
-                    "combination - best part": v.our_value(), "better than its parts": v.verdict,
-                    "interval over": unit})
+                    "combination - best part (mIoU points)": v.our_value(), "interval over": unit})
     return pd.DataFrame(out)
 
 
@@ -101,4 +100,22 @@ def headline(df: pd.DataFrame, profile, claims: pd.DataFrame | None = None) -> d
         out[f"cmp_{m}_miou"] = float(t.loc[m, "transfer mIoU (mean)"]) if have else math.nan
         out[f"cmp_{m}_wb"] = float(t.loc[m, "white-box mIoU"]) if have else math.nan
         out[f"cmp_{m}_seconds"] = float(t.loc[m, "s / example"]) if have else math.nan
-    return {**out, **verdict_counts(claims)}
+    return {**out, **outcome_counts(claims)}
+
+
+def headline_sentences(df: pd.DataFrame, profile, claims: pd.DataFrame) -> list[str]:
+    """Three sentences of findings for the landing page, every number computed from this run."""
+    h = headline(df, profile, claims)
+    n = h["cmp_n_claims"]
+    first = (f"Of the {n} claims of the four papers, {h['cmp_n_reproduced']} reproduce at our scale, "
+             f"{h['cmp_n_contradicted']} are contradicted, {h['cmp_n_inconclusive']} are inconclusive "
+             f"(more images would decide them) and {h['cmp_n_not_testable_here']} cannot be tested here.")
+    if h["cmp_best_method"] == "-":
+        return [first]
+    second = (f"On one transfer grid ({h['cmp_preset']}, eps {h['cmp_eps']:g}, {h['cmp_steps']} iterations) the "
+              f"best-transferring method is {h['cmp_best_method']}, leaving {h['cmp_best_miou']:.1f} % mean target mIoU; "
+              f"DS leaves {h['cmp_ds_miou']:.1f} %, TranSegPGD {h['cmp_transegpgd_miou']:.1f} %, SegTrans "
+              f"{h['cmp_segtrans_miou']:.1f} % and RP-PGD {h['cmp_rp_pgd_miou']:.1f} %.")
+    third = (f"The cheapest method per adversarial example is {h['cmp_cheapest']}; the project's own targets "
+             f"(the adversarially trained models' robustness) are counted apart ({h['cmp_n_targets']} targets).")
+    return [first, second, third]

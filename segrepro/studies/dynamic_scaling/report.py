@@ -1,13 +1,18 @@
-"""Tables of notebook ``01_dynamic_scaling`` (the paper's Tables 1-4, Fig 8), its headline numbers
-and the examples of its Fig 6; the curves are ``segrepro.report.plots.curves_by_source``.
+"""Tables of notebook ``01_dynamic_scaling`` (the paper's Tables 1-4, Fig 8); its figures are in
+``figures``, the numbers its prose quotes in ``prose``.
 
 Every builder takes the study's tidy rows (``run_study(profile, "dynamic_scaling")``) and returns a
 DataFrame; mIoU and accuracy are in % (points). Sources, targets and methods keep our names in the
 index; the paper's numbers sit next to ours through ``segrepro.report.tables.with_paper_values``
 (our ``psp_r18`` stands for the paper's PSPNet-Res50, ``shapes`` for VOC, ``bim`` for FS, ...).
 
-FS is reported at its best iteration (lowest mean transfer mIoU over the targets, per source and
-eps), DS at its last, as the paper does (Sec. 6: FS at 1k for VGG and at 5 for ResNet sources, DS at 1k).
+FS is reported at its best snapshot for each (source, target) pair (its lowest mIoU), DS at its last
+iteration, as the paper does (Sec. 6: FS "at its best iteration", 1k for VGG and 5 for ResNet
+sources; DS at 1k); the claims (``claims.py``) use the same reading. The adversarially trained
+targets (names with ``@``) are columns of the transfer grid on the first preset; they appear only in
+:func:`at_table`. Every table's clean row is the targets' mIoU on the same images as its attacked
+rows (``grids.n_images``, the first validation images); the setup chapter's clean mIoU is on
+``profile.n_images`` images, the same number when the two fields agree.
 """
 from __future__ import annotations
 
@@ -15,10 +20,9 @@ import json
 
 import pandas as pd
 
-from segrepro.report.claims import attempt
 from segrepro.report.tables import paper_name, select, summarise, with_paper_values
 from segrepro.run.store import COST_METRICS
-from segrepro.studies.dynamic_scaling.grids import DS, FS, NAME, transfer_grids, vgg_source
+from segrepro.studies.dynamic_scaling.grids import DS, FS
 
 PAPER_TABLES = {"shapes": "ds_table1_voc", "voc": "ds_table1_voc", "street": "ds_table2_cityscapes",
                 "cityscapes": "ds_table2_cityscapes"}
@@ -37,23 +41,40 @@ def attacked(df: pd.DataFrame, grid: str, *, preset=None, eps=None, metric: str 
     return select(rows[rows["method"] != "clean"], eps=eps)
 
 
-def fs_best_ds_last(rows: pd.DataFrame) -> pd.DataFrame:
-    """FS rows at each (source, eps)'s best iteration, every other method's at its last iteration.
+def is_at(name) -> bool:
+    """An adversarially trained model (``"psp_r18@PGD3-AT"``)."""
+    return "@" in str(name)
 
-    The best FS iteration minimises the seed-mean mIoU over the transfer targets (source != target);
-    a source with no transfer target uses its white-box row.
+
+def _at_mask(rows: pd.DataFrame) -> pd.Series:
+    """Boolean mask of the rows whose target is adversarially trained (a bool Series even when empty)."""
+    return rows["target"].astype(str).str.contains("@", regex=False).astype(bool)
+
+
+def fs_best_ds_last(rows: pd.DataFrame) -> pd.DataFrame:
+    """FS rows at each pair's best snapshot, every other method's at its last iteration.
+
+    Per ``(preset, grid, source, target, eval scale, params, eps)``: the best FS snapshot has the lowest
+    seed-mean mIoU of that pair (the claims choose it inside every bootstrap resample).
     """
-    keys = ["source", "method", "params", "eps"]
+    keys = ["preset", "grid", "source", "target", "eval_scale", "method", "params", "eps"]
+    if rows.empty:
+        return rows
     last = rows.groupby(keys)["iteration"].transform("max")
     out = [rows[(rows["method"] != FS) & (rows["iteration"] == last)]]
     fs = rows[rows["method"] == FS]
     if len(fs):
-        transfer = fs[fs["source"] != fs["target"]]
-        basis = transfer if len(transfer) else fs
-        means = basis.groupby([*keys, "iteration"])["value"].mean().reset_index()
+        means = fs.groupby([*keys, "iteration"])["value"].mean().reset_index()
         best = means.loc[means.groupby(keys)["value"].idxmin(), [*keys, "iteration"]]
         out.append(fs.merge(best, on=[*keys, "iteration"]))
     return pd.concat(out, ignore_index=True)
+
+
+def _clean(df: pd.DataFrame, grid: str, preset: str | None, at: bool) -> pd.DataFrame:
+    """Clean mIoU (%) per target of a grid (adversarially trained targets or the others)."""
+    clean = select(df, grid=grid, preset=preset, method="clean", metric="miou", eval_scale="1")
+    clean = clean[_at_mask(clean) == at]
+    return clean.groupby("target")["value"].mean().mul(100).rename("ours").reset_index()
 
 
 def _side_by_side(ours: pd.DataFrame, index, columns) -> pd.DataFrame:
@@ -68,13 +89,13 @@ def transfer_table(df: pd.DataFrame, preset: str, eps: float, grid: str = "trans
     Returns:
         Index ``(source, method)`` (``("clean", "-")`` first); columns ``(target, ours|paper)``.
     """
-    rows = fs_best_ds_last(attacked(df, grid, preset=preset, eps=eps))
+    rows = attacked(df, grid, preset=preset, eps=eps)
+    rows = fs_best_ds_last(rows[~_at_mask(rows)])
     if rows.empty:
         raise ValueError(f"no {grid!r} rows for preset={preset!r}, eps={eps}")
     s = summarise(rows, by=["source", "target", "method"])
     long = _with_paper(s, PAPER_TABLES.get(preset), paper_filter={"eps": 0.03})
-    clean = select(df, grid=grid, preset=preset, method="clean", metric="miou", eval_scale="1")
-    clean = clean.groupby("target")["value"].mean().mul(100).rename("ours").reset_index()
+    clean = _clean(df, grid, preset, at=False)
     clean["paper"] = _paper_clean(PAPER_TABLES.get(preset), clean["target"])
     long = pd.concat([clean.assign(source="clean", method="-"), long], ignore_index=True)
     order = [("clean", "-"), *sorted({(s, m) for s, m in zip(long["source"], long["method"]) if s != "clean"})]
@@ -108,17 +129,18 @@ def _paper_clean(paper: str | None, targets, **filters) -> list[float]:
     return [values.get(paper_name(arch(t)), float("nan")) for t in targets]
 
 
-def at_table(df: pd.DataFrame, eps: float | None = None) -> pd.DataFrame:
-    """Table 3: mIoU of the adversarially trained targets under FS (best iteration) and DS (last)."""
-    rows = attacked(df, "at_targets", eps=eps)
-    rows = fs_best_ds_last(rows[rows["target"].str.contains("@")])
+def at_table(df: pd.DataFrame, eps: float | None = None, preset: str | None = None) -> pd.DataFrame:
+    """Table 3: mIoU of the adversarially trained targets under FS (best snapshot) and DS (last).
+
+    The clean row is the AT targets' mIoU on the images attacked here (the transfer grid's).
+    """
+    rows = attacked(df, "transfer", preset=preset, eps=eps)
+    rows = fs_best_ds_last(rows[_at_mask(rows)])
     if rows.empty:
-        raise ValueError("no 'at_targets' rows: were the adversarially trained targets run?")
+        raise ValueError("no adversarially trained targets in the 'transfer' rows: were they run?")
     s = summarise(rows, by=["source", "target", "method"])
     long = _with_paper(s, "ds_table3_at_targets")
-    clean = select(df, grid="at_targets", method="clean", metric="miou", eval_scale="1")
-    clean = clean[clean["target"].str.contains("@")].groupby("target")["value"].mean().mul(100)
-    clean = clean.rename("ours").reset_index()
+    clean = _clean(df, "transfer", preset, at=True)
     clean["paper"] = _paper_clean("ds_table3_at_targets", clean["target"])
     long = pd.concat([clean.assign(source="clean", method="-"), long], ignore_index=True)
     order = [("clean", "-"), *sorted({(s, m) for s, m in zip(long["source"], long["method"]) if s != "clean"})]
@@ -146,12 +168,27 @@ def scale_table(df: pd.DataFrame, eps: float | None = None) -> pd.DataFrame:
     return table[[(c, k) for c in order for k in ("ours", "paper") if (c, k) in table.columns]]
 
 
-def lambda_table(df: pd.DataFrame, eps: float | None = None) -> pd.DataFrame:
-    """Fig 8: target mIoU (%) against the DS scale ratio ``lam``; rows ``lam``, columns targets."""
+def lambda_rows(df: pd.DataFrame, eps: float | None = None, default_lam: float = 0.5) -> pd.DataFrame:
+    """Fig 8's rows, every one a DS row with ``params`` ``{"lam": ...}`` and a ``lam`` column: the lambda
+    grid's, the transfer grid's DS (the default ratio) and its FS at the same iteration from the same
+    source (ratio 0: DS without scaling is FS, bit for bit, so FS rows stand for DS at lam 0)."""
     rows = attacked(df, "lambda", eps=eps)
     if rows.empty:
         raise ValueError("no 'lambda' rows")
-    rows = rows.assign(lam=[float(json.loads(p).get("lam", 0.5)) for p in rows["params"]])
+    source, preset, steps = rows["source"].iloc[0], rows["preset"].iloc[0], int(rows["iteration"].max())
+    base = attacked(df, "transfer", preset=preset, eps=eps)
+    base = base[(base["source"] == source) & (base["iteration"] == steps) & ~_at_mask(base)]
+    base = base[base["method"].isin([FS, DS])]
+    lam = [0.0 if m == FS else float(json.loads(p).get("lam", default_lam)) for m, p in zip(base["method"], base["params"])]
+    grid_lam = [float(json.loads(p).get("lam", default_lam)) for p in rows["params"]]
+    out = pd.concat([base.assign(lam=lam), rows.assign(lam=grid_lam)], ignore_index=True)
+    return out.assign(method=DS, params=[json.dumps({"lam": v}) for v in out["lam"]])
+
+
+def lambda_table(df: pd.DataFrame, eps: float | None = None, default_lam: float = 0.5) -> pd.DataFrame:
+    """Fig 8: target mIoU (%) against the DS scale ratio ``lam``; rows ``lam``, columns targets
+    (mean over seeds; see :func:`lambda_rows`)."""
+    rows = lambda_rows(df, eps, default_lam)
     s = summarise(rows, by=["lam", "target"])
     table = s.pivot_table(index="lam", columns="target", values="mean", aggfunc="first") * 100
     return table.round(2)
@@ -171,6 +208,11 @@ def cls_table(df: pd.DataFrame) -> pd.DataFrame:
     return t.round(2)
 
 
+def without_at(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of every target but the adversarially trained ones (the curves of Figs 3-5, 7)."""
+    return df[~_at_mask(df)]
+
+
 def cost_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Seconds and passes per adversarial example by grid and method (FS vs DS cost)."""
     cost = df[df["metric"].isin(COST_METRICS)]
@@ -180,9 +222,17 @@ def cost_summary(df: pd.DataFrame) -> pd.DataFrame:
 def eps_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Mean target mIoU (%) of the transfer grid by preset, method and eps: transfer pairs and white-box.
 
-    FS at its best iteration, DS at its last; the two eps columns show what doubling the budget changes.
+    FS at its best snapshot per pair, DS at its last; on the sources attacked at every eps of the
+    preset (the larger budget runs from the VGG and PSP sources only), so the columns compare alike.
     """
-    rows = fs_best_ds_last(attacked(df, "transfer"))
+    rows = attacked(df, "transfer")
+    rows = fs_best_ds_last(rows[~_at_mask(rows)])
+    keep = []
+    for preset, g in rows.groupby("preset"):
+        n_eps = g["eps"].nunique()
+        common = [s for s, h in g.groupby("source") if h["eps"].nunique() == n_eps]
+        keep.append(g[g["source"].isin(common)])
+    rows = pd.concat(keep) if keep else rows
     rows = rows.assign(kind=["white-box" if s == t else "transfer" for s, t in zip(rows["source"], rows["target"])])
     table = rows.pivot_table(index=["preset", "kind", "method"], columns="eps", values="value", aggfunc="mean") * 100
     return table.round(2)
@@ -196,9 +246,9 @@ def family(name: str) -> str:
 def family_gaps(df: pd.DataFrame) -> pd.DataFrame:
     """Mean transfer mIoU (%) of FS and DS, and DS - FS (points; negative: DS transfers better), by
     preset, eps and pair kind: ``across families`` (VGG <-> ResNet) or ``within family`` (e.g. PSPNet
-    <-> DeepLabV3, both on a dilated ResNet). FS at its best iteration, DS at its last."""
-    rows = fs_best_ds_last(attacked(df, "transfer"))
-    rows = rows[rows["source"] != rows["target"]]
+    <-> DeepLabV3, both on a dilated ResNet). FS at its best snapshot per pair, DS at its last."""
+    rows = attacked(df, "transfer")
+    rows = fs_best_ds_last(rows[(rows["source"] != rows["target"]) & ~_at_mask(rows)])
     if not {FS, DS} <= set(rows["method"]):
         raise ValueError("family_gaps needs FS and DS transfer rows")
     kind = ["across families" if family(s) != family(t) else "within family"
@@ -207,82 +257,3 @@ def family_gaps(df: pd.DataFrame) -> pd.DataFrame:
                                                aggfunc="mean") * 100
     table["DS - FS"] = table[DS] - table[FS]
     return table.round(2)
-
-
-def headline(df: pd.DataFrame, profile) -> dict[str, float | int]:
-    """Numbers the notebook quotes in its prose (glued): mean DS - FS transfer gaps and the like.
-
-    Keys end in ``_e0`` (the profile's first eps, the paper's 0.03 at embedded scale) or ``_e1`` (its
-    last eps); a missing part gives NaN so every key always exists.
-    """
-    out: dict[str, float] = {}
-    for tag, eps in (("e0", profile.eps[0]), ("e1", profile.eps[-1])):
-        s = eps_summary(select(df, eps=eps))
-        for i, preset in enumerate(profile.presets[:2]):
-            for kind in ("transfer", "white-box"):
-                for m in (FS, DS):
-                    key = f"{'fs' if m == FS else 'ds'}_{kind.replace('-', '')}_p{i}_{tag}"
-                    out[key] = float(s.loc[(preset, kind, m)].iloc[0]) if (preset, kind, m) in s.index else float("nan")
-            out[f"gap_p{i}_{tag}"] = out[f"ds_transfer_p{i}_{tag}"] - out[f"fs_transfer_p{i}_{tag}"]
-        gaps, _ = attempt(family_gaps, select(df, eps=eps, preset=profile.presets[0]))
-        for pair, name in (("across families", "across"), ("within family", "within")):
-            key = (profile.presets[0], eps, pair)
-            found = gaps is not None and key in gaps.index
-            out[f"gap_{name}_p0_{tag}"] = float(gaps.loc[key, "DS - FS"]) if found else float("nan")
-        clean = select(df, grid="transfer", method="clean", metric="miou", preset=profile.presets[0])
-        out["clean_p0"] = float(clean["value"].mean() * 100) if len(clean) else float("nan")
-    lam, _ = attempt(lambda_table, df, profile.side_eps)
-    out["lam_gain"] = float(lam.iloc[0].mean() - lam.loc[0.5].mean()) if lam is not None and 0.5 in lam.index else float("nan")
-    cost = cost_summary(select(df, grid="transfer"))
-    sec = "seconds_per_example"
-    out["ds_cost_ratio"] = (float(cost.loc[("transfer", DS), sec] / cost.loc[("transfer", FS), sec])
-                            if sec in cost and ("transfer", DS) in cost.index else float("nan"))
-    out["ablation_eps"] = profile.side_eps
-    out["eps0"], out["eps1"] = float(profile.eps[0]), float(profile.eps[-1])
-    out["steps"], out["long_steps"] = int(profile.steps), int(profile.long_steps)
-    return out
-
-
-def visual_examples(profile, zoo, *, eps: float, n: int = 3, preset: str | None = None,
-                    source: str | None = None) -> dict:
-    """Clean, FS and DS examples of the transfer grid's first images, with every target's prediction.
-
-    Uses the examples the grid saved (``results/<profile>/examples/<cell>.pt``); when they are absent
-    or were made from other images (a grid run by older code or data) they are made here with the
-    same settings (a few images: seconds).
-
-    Returns:
-        ``{"clean", "labels", "adv": {method: images}, "pred": {(method, target): labels}, "preset", "source"}``.
-    """
-    import torch
-
-    from segrepro.attacks import attack
-    from segrepro.run import evaluate as ev
-    from segrepro.run.grid import Cell
-    from segrepro.run.runner import results_path
-
-    preset = preset or profile.presets[0]
-    source = source or vgg_source(profile)
-    specs = [g for g in transfer_grids(profile) if g.preset == preset]
-    images, labels = zoo.data(preset, n)
-    out = {"clean": images, "labels": labels, "adv": {}, "pred": {}, "preset": preset, "source": source}
-    folder = results_path(profile, NAME).parent / "examples"
-    for spec in specs:
-        method = spec.methods[0]
-        cell = Cell(spec, source, method, float(eps), spec.seeds[0])
-        path = folder / f"{cell.key}.pt"
-        saved = ev.load_examples(path) if path.is_file() else None
-        if saved is not None and saved["adv"].shape[0] >= n and torch.allclose(saved["clean"][:n], images, atol=2e-3):
-            adv = saved["adv"][:n]
-        else:
-            model = zoo.model(preset, source)
-            dev = next(model.parameters()).device
-            adv = attack(model, images.to(dev), labels.to(dev), method.name, eps=float(eps), alpha=spec.alpha,
-                         steps=spec.steps, seed=cell.seed * 1_000_003, **dict(method.params)).cpu()
-        out["adv"][method.name] = adv
-    for name in dict.fromkeys((*profile.targets, source)):
-        model = zoo.model(preset, name)
-        dev = next(model.parameters()).device
-        for method, x in (("clean", images), *out["adv"].items()):
-            out["pred"][(method, name)] = ev.segment(model, x.to(dev)).cpu()
-    return out

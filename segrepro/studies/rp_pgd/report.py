@@ -10,11 +10,12 @@ import math
 
 import pandas as pd
 
-from segrepro.report.claims import mean_ci
+from segrepro.report.evidence import MissingEvidence
 from segrepro.report.plots import miou_vs_iterations
 from segrepro.run.grid import canonical_params
 from segrepro.run.zoo import parse_name
 from segrepro.studies.rp_pgd import grids as rp
+from segrepro.studies.rp_pgd.arms import Arms, estimate, fmt, gap, level
 
 #: Our preset -> the paper's dataset; our architecture -> the paper's model column.
 DATASETS = {"shapes": "voc", "street": "cityscapes", "voc": "voc", "cityscapes": "cityscapes"}
@@ -35,57 +36,60 @@ def training(name: str) -> str:
     return name.split("@")[1] if "@" in name else "Standard"
 
 
-def _fmt(values, scale: float = 100.0) -> str:
-    vals = [v * scale for v in values if v == v]
-    if not vals:
-        return "-"
-    m, lo, hi = mean_ci(vals)
-    return f"{m:.2f}" if math.isnan(lo) else f"{m:.2f} [{lo:.2f}, {hi:.2f}]"
+def _mean(rows: pd.DataFrame) -> float:
+    """Mean over seeds of a metric's rows, in % (NaN when there are none)."""
+    return float(rows.groupby("seed")["value"].mean().mean() * 100) if len(rows) else math.nan
 
 
-def seed_values(df: pd.DataFrame, grid: str, source: str, method: str = "rp_pgd", params: str | dict = "{}", *,
+def seed_values(df: pd.DataFrame, grid: str | None, source: str, method: str = "rp_pgd", params: str | dict = "{}", *,
                 target: str | None = None, metric: str = "miou", iteration: int | None = None) -> pd.Series:
-    """Per-seed values of one cell (index: seed); ``iteration`` None = the last one stored."""
+    """Per-seed values of one cell (index: seed); ``grid`` None = any grid; ``iteration`` None = the last one stored."""
     params = params if isinstance(params, str) else canonical_params(params)
-    rows = df[(df["grid"] == grid) & (df["source"] == source) & (df["target"] == (target or source))
-              & (df["method"] == method) & (df["params"] == params) & (df["metric"] == metric)]
+    rows = df[(df["source"] == source) & (df["target"] == (target or source)) & (df["method"] == method)
+              & (df["params"] == params) & (df["metric"] == metric)]
+    if grid is not None:
+        rows = rows[rows["grid"] == grid]
     if rows.empty:
         return pd.Series(dtype=float)
     it = rows["iteration"].max() if iteration is None else iteration
     return rows[rows["iteration"] == it].groupby("seed")["value"].mean()
 
 
-def ablation(df: pd.DataFrame, label: str, source: str, metric: str = "miou") -> pd.Series:
-    """Per-seed white-box values of one :data:`~rp_pgd.ABLATIONS` row on ``source``."""
-    return seed_values(df, "ablation", source, params=rp.ABLATIONS[label], metric=metric)
-
-
 # ---------------------------------------------------------------- Fig. 2
 
 
+def whitebox_rows(df: pd.DataFrame, metric: str = "miou") -> pd.DataFrame:
+    """Fig. 2's rows: the ``whitebox`` grid, white-box only (the model attacked is the model evaluated)."""
+    return df[(df["grid"] == "whitebox") & (df["metric"] == metric) & (df["method"] != "clean")
+              & (df["source"] == df["target"]) & (df["eval_scale"] == "1")]
+
+
 def whitebox_table(df: pd.DataFrame, metric: str = "miou") -> pd.DataFrame:
-    """Fig. 2 as numbers: rows ``(source, method)``, columns iterations, mean over seeds (%)."""
-    rows = df[(df["grid"] == "whitebox") & (df["metric"] == metric) & (df["method"] != "clean")]
+    """Fig. 2 as numbers: rows ``(source, method)``, columns iterations, white-box, mean over seeds (%)."""
+    rows = whitebox_rows(df, metric)
     if rows.empty:
         raise ValueError(f"no white-box {metric} rows (run the rp_pgd study first)")
     t = rows.groupby(["source", "method", "iteration"])["value"].mean().unstack("iteration") * 100
     order = {m: i for i, m in enumerate(rp.FIG2_METHODS)}
-    return t.sort_index(key=lambda ix: ix.map(lambda v: order.get(v, v) if isinstance(v, str) and v in order else v))
+    t = t.reindex(sorted(t.index, key=lambda ix: (ix[0], order.get(ix[1], len(order)))))
+    t.columns.name = "iteration"
+    return t
 
 
 def whitebox_figure(df: pd.DataFrame, profile):
-    """Fig. 2: white-box mIoU (top) and MisRatio (bottom) vs iterations, one column per model."""
+    """Fig. 2: white-box mIoU (top) and MisRatio (bottom) vs iterations, one column per model (the rows of
+    :func:`whitebox_table`)."""
     import matplotlib.pyplot as plt
 
     sources = rp.whitebox_sources(profile)
     fig, axes = plt.subplots(2, len(sources), figsize=(5.2 * len(sources), 7), squeeze=False, constrained_layout=True)
-    rows = df[df["grid"] == "whitebox"]
+    ticks = rp.pgd_snapshots(profile, True)
     for j, src in enumerate(sources):
         for i, metric in enumerate(("miou", "mis_ratio")):
-            miou_vs_iterations(rows, source=src, method=list(rp.FIG2_METHODS), metric=metric, targets=[src],
-                               scale=100.0, ax=axes[i, j])
+            miou_vs_iterations(whitebox_rows(df, metric), source=src, method=list(rp.FIG2_METHODS), metric=metric,
+                               targets=[src], scale=100.0, ax=axes[i, j])
             axes[i, j].set_title(f"{src} ({training(src)}), white-box {'mIoU' if metric == 'miou' else 'MisRatio'}")
-            axes[i, j].set_xticks(rp.snapshots(profile), [str(t) for t in rp.snapshots(profile)])
+            axes[i, j].set_xticks(ticks, [str(t) for t in ticks])
             axes[i, j].minorticks_off()
     return fig
 
@@ -116,28 +120,62 @@ def _paper_key(table: str, label: str) -> dict:
 
 
 def ablation_table(df: pd.DataFrame, profile, which: str) -> pd.DataFrame:
-    """Table 1, 2, 3 or the ``prototype_grad`` comparison: our white-box mIoU next to the paper's.
+    """Table 1, 2 or 3: our white-box mIoU (%, 95 % interval over images) next to the paper's.
 
     Args:
-        which: ``"table1"``, ``"table2"``, ``"table3"`` or ``"prototype_grad"``.
+        which: ``"table1"``, ``"table2"`` or ``"table3"``.
 
     Returns:
-        One row per variant; per ablation source a column ``ours: <source>`` (mean [95 % CI] over
-        seeds) and ``paper: <model>`` (the paper's 100-iteration value, where it has one).
+        One row per variant: its parameters (``prototype_grad`` says which reading), per ablation source
+        a column ``ours: <source>`` and ``paper: <model>`` (the paper's 100-iteration value, where it has one).
     """
     tables = {"table1": (rp.TABLE1, "rppgd_table1_regions"), "table2": (rp.TABLE2, "rppgd_table2_schedules"),
-              "table3": (rp.TABLE3, "rppgd_table3_prototype_regions"), "prototype_grad": (rp.PROTO_GRAD, None)}
+              "table3": (rp.TABLE3, "rppgd_table3_prototype_regions")}
     if which not in tables:
         raise ValueError(f"which must be one of {sorted(tables)}, got {which!r}")
     labels, paper = tables[which]
+    a = Arms(df, profile)
     out = []
     for label in labels:
         rec = {"variant": label, "params": canonical_params(rp.ABLATIONS[label])}
         for src in rp.ablation_sources(profile):
-            rec[f"ours: {src}"] = _fmt(ablation(df, label, src).tolist())
-            if paper:
-                model, trained = paper_model(src)
-                rec[f"paper: {model} ({trained})"] = _paper_ablation(paper, src, profile, _paper_key(paper, label))
+            rec[f"ours: {src}"] = _level(lambda: a.ablation(label, src))
+            model, trained = paper_model(src)
+            rec[f"paper: {model} ({trained})"] = _paper_ablation(paper, src, profile, _paper_key(paper, label))
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def _level(get, metric: str = "miou") -> str:
+    try:
+        return fmt(level(get(), metric))
+    except MissingEvidence:
+        return "-"
+
+
+def prototype_grad_table(df: pd.DataFrame, profile) -> pd.DataFrame:
+    """Both readings of the prototype term side by side, per ablation model: white-box mIoU (%) of the full
+    attack with and without the features' gradient, their gap, and the gradient balance of ``prototype_grad=True``
+    (``||grad (1-beta) L_P|| / ||grad beta L_R||`` and the share of sign components it flips, along the
+    released reading's run, mean over iterations and images), each with its 95 % interval over images."""
+    a = Arms(df, profile)
+    t = rp.ablation_steps(profile)
+    out = []
+    for src in rp.ablation_sources(profile):
+        rec = {"model": src}
+        try:
+            grad, released = a.ablation("T+B+F+Proto", src), a.ablation(rp.RELEASED, src)
+            rec["released (detached, = T+B+F)"] = fmt(level(released))
+            rec["prototype_grad=True"] = fmt(level(grad))
+            rec["gap (points)"] = fmt(gap(grad, released))
+        except MissingEvidence:
+            rec.update({"released (detached, = T+B+F)": "-", "prototype_grad=True": "-", "gap (points)": "-"})
+        try:
+            bal = a.extra("grad_balance", src, t, "ratio")
+            rec["||g_P|| / ||g_R||"] = fmt(estimate(lambda w: bal.ratio("ratio", "one", w), bal))
+            rec["sign flips (%)"] = fmt(estimate(lambda w: 100 * bal.ratio("flip", "one", w), bal))
+        except MissingEvidence:
+            rec.update({"||g_P|| / ||g_R||": "-", "sign flips (%)": "-"})
         out.append(rec)
     return pd.DataFrame(out)
 
@@ -145,41 +183,55 @@ def ablation_table(df: pd.DataFrame, profile, which: str) -> pd.DataFrame:
 # ---------------------------------------------------------------- Tables 4-6
 
 
-def battery_rows(df: pd.DataFrame, metric: str = "miou") -> pd.DataFrame:
-    rows = df[(df["grid"] == "at_battery") & (df["metric"] == metric)].copy()
-    multi = rows.groupby("method")["iteration"].transform("nunique") > 1
-    steps = rows["method"].isin(["PGD", "SegPGD", "CosPGD", "RP-PGD", "CW"]) | multi
-    rows["column"] = [f"{m}{t}" if s else m for m, t, s in zip(rows["method"], rows["iteration"], steps)]
-    return rows
+def _battery_value(df: pd.DataFrame, model: str, column: str) -> float:
+    miou = df[(df["metric"] == "miou") & (df["eval_scale"] == "1")]
+    if column == "Clean":
+        return _mean(miou[(miou["method"] == "clean") & (miou["target"] == model)].drop_duplicates("cell"))
+    white = miou[(miou["source"] == model) & (miou["target"] == model)]
+    for kind, method, grids in (("PGD", "pgd", ("whitebox", "battery")), ("CW", "cw", ("battery",)),
+                                ("BIM", "bim", ("battery",))):
+        if column.startswith(kind) and column[len(kind):].isdigit():
+            t = int(column[len(kind):])
+            return _mean(white[(white["method"] == method) & (white["iteration"] == t)
+                               & white["grid"].isin(grids) & (white["params"] == _params(method))])
+    raise ValueError(f"unknown battery column {column!r}")
 
 
-def at_table(df: pd.DataFrame, arch: str, metric: str = "miou") -> pd.DataFrame:
-    """Robust mIoU (%) of ``arch`` and its AT variants: rows AT strategy, columns battery attacks."""
-    rows = battery_rows(df, metric)
-    rows = rows[rows["source"].map(lambda n: parse_name(n)[0]) == arch]
-    if rows.empty:
-        raise ValueError(f"no AT battery rows for {arch!r}")
-    t = rows.groupby(["source", "column"], sort=False)["value"].mean().unstack("column") * 100
-    t.index = [training(n) for n in t.index]
-    order = ["Standard", *rp.AT_ORDER]
-    t = t.reindex([o for o in order if o in t.index] + [i for i in t.index if i not in order])
-    cols = list(dict.fromkeys(rows["column"]))
-    return t[cols]
+def _params(method: str) -> str:
+    return {"cw": rp.cw_method().params_json, "bim": rp.bim_l2_method().params_json}.get(method, "{}")
 
 
-def at_side_by_side(df: pd.DataFrame, profile, arch: str) -> pd.DataFrame:
-    """:func:`at_table` with the paper's row under each of ours (same AT strategy, matching attack columns)."""
+def columns(profile) -> list[str]:
+    """The battery's columns: Clean, then the attacks (``Arms.columns``)."""
+    return ["Clean", *Arms(pd.DataFrame(), profile).columns()]
+
+
+def at_table(df: pd.DataFrame, profile, arch: str | None = None) -> pd.DataFrame:
+    """Robust mIoU (%, mean over seeds) of ``arch`` (default the AT architecture) and its AT models in the
+    battery: rows AT strategy, columns battery attacks (columns an architecture lacks are NaN)."""
+    arch = arch or rp.at_arch(profile)
+    models = [m for m in rp.battery_models(profile) if m.split("@")[0] == arch]
+    if not models:
+        raise ValueError(f"no battery models of {arch!r}")
+    t = pd.DataFrame({c: [_battery_value(df, m, c) for m in models] for c in columns(profile)},
+                     index=[training(m) for m in models])
+    return t.dropna(axis=1, how="all")
+
+
+def at_side_by_side(df: pd.DataFrame, profile, arch: str | None = None) -> pd.DataFrame:
+    """:func:`at_table` with the paper's row under each of ours (same AT strategy, matching attack columns:
+    our CW<t> / BIM<t> under the paper's CW / BIM, our PGD<t> under the paper's PGD<t>)."""
     from segrepro import paper_values
 
-    ours = at_table(df, arch)
+    arch = arch or rp.at_arch(profile)
+    ours = at_table(df, profile, arch)
     model = paper_model(arch)[0]
     if model not in AT_TABLES:
         return ours
     p = paper_values.load(AT_TABLES[model])
     p = p[p["dataset"] == DATASETS.get(profile.presets[0], "voc")]
     paper = p.pivot_table(index="at_strategy", columns="attack", values="value", aggfunc="first")
-    cw = [c for c in ours.columns if c.startswith("CW")]
-    rename = {"CW": cw[-1]} if cw else {}
+    rename = {k: c for c in ours.columns for k in ("CW", "BIM") if c.startswith(k) and k != c}
     paper = paper.rename(columns=rename).reindex(columns=ours.columns)
     rows = []
     for strategy in ours.index:
@@ -189,50 +241,36 @@ def at_side_by_side(df: pd.DataFrame, profile, arch: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pgd_column(table: pd.DataFrame, at_most: int) -> str:
-    """The battery table's longest PGD column of at most ``at_most`` steps (else its shortest)."""
-    cols = sorted((int(c[3:]), c) for c in table.columns if c.startswith("PGD") and c[3:].isdigit())
-    fit = [c for n, c in cols if n <= at_most] or [cols[0][1]]
-    return fit[-1]
-
-
 def at_targets_table(df: pd.DataFrame, profile) -> pd.DataFrame:
-    """The AT issue's targets per AT model: clean mIoU kept and PGD-20 gain over its clean model (points).
-
-    The PGD column is the battery's longest PGD run of at most 20 steps.
-    """
+    """The project's targets per AT model: clean mIoU and its share of the clean model's, robust mIoU under
+    the battery's PGD-20 (or its longest PGD below 20) and the gain over the clean model (points)."""
+    steps = sorted(profile.rp_battery_pgd_steps)
+    t = 20 if 20 in steps else steps[-1]
     out = []
-    for arch in dict.fromkeys(parse_name(n)[0] for n in rp.battery_models(profile)):
-        try:
-            t = at_table(df, arch)
-        except ValueError:
+    for m in rp.battery_models(profile):
+        if "@" not in m:
             continue
-        col = pgd_column(t, 20)
-        for s in t.index.drop("Standard", errors="ignore"):
-            base = t.loc["Standard"] if "Standard" in t.index else pd.Series(math.nan, index=t.columns)
-            out.append({"model": f"{arch}@{s}", "clean mIoU": t.loc[s, "Clean"],
-                        "clean of Standard (%)": t.loc[s, "Clean"] / base["Clean"] * 100,
-                        f"{col} mIoU": t.loc[s, col], f"{col} Standard": base[col],
-                        f"{col} gain (points)": t.loc[s, col] - base[col]})
+        base = m.split("@")[0]
+        clean, clean0 = _battery_value(df, m, "Clean"), _battery_value(df, base, "Clean")
+        pgd, pgd0 = _battery_value(df, m, f"PGD{t}"), _battery_value(df, base, f"PGD{t}")
+        out.append({"model": m, "clean mIoU": clean, "share of clean model": clean / clean0,
+                    f"PGD{t} mIoU": pgd, f"PGD{t} clean model": pgd0, f"PGD{t} gain (points)": pgd - pgd0})
     return pd.DataFrame(out)
 
 
 def blackbox_table(df: pd.DataFrame, profile) -> pd.DataFrame:
-    """Table 6: transfer mIoU (%) of SegPGD/RP-PGD made on the surrogate, per AT target, with the paper's.
-
-    The paper's rows are its DeepLabv3 targets (surrogate PGD3-AT PSPNet); ours swap the roles (see
-    the study module).
-    """
+    """Table 6: transfer mIoU (%, 95 % interval over images) of SegPGD/RP-PGD made on the surrogate, per AT
+    target, with the paper's (its DeepLabv3 targets, surrogate PGD3-AT PSPNet; ours swap the roles)."""
     from segrepro import paper_values
 
-    src = rp.surrogate(profile)
-    out = []
+    a = Arms(df, profile)
     p = paper_values.load("rppgd_table6_transfer")
     p = p[p["dataset"] == DATASETS.get(profile.presets[0], "voc")]
+    out = []
     for tgt in rp.blackbox_targets(profile):
         rec = {"target": tgt, "AT strategy": training(tgt)}
         for method, paper_attack in (("segpgd", "SegPGD"), ("rp_pgd", "RP-PGD")):
-            rec[f"ours: {paper_attack}"] = _fmt(seed_values(df, "blackbox", src, method, target=tgt).tolist())
+            rec[f"ours: {paper_attack}"] = _level(lambda m=method, t=tgt: a.transfer(m, t))
             hit = p[(p["at_strategy"] == training(tgt)) & (p["attack"] == paper_attack)]
             rec[f"paper: {paper_attack}100"] = float(hit["value"].iloc[0]) if len(hit) else math.nan
         out.append(rec)
@@ -240,47 +278,95 @@ def blackbox_table(df: pd.DataFrame, profile) -> pd.DataFrame:
 
 
 def settings_table(profile) -> pd.DataFrame:
-    """What this run used (the notebook's first table)."""
+    """What this run used (the notebook's first table), with the grids' estimated cost on 2 CPU cores."""
+    eps2, _ = rp.l2_budget(profile)
+    cost = rp.cost(profile)
     items = {"preset": profile.presets[0], "eps / alpha": f"{profile.paper_eps:g} / {profile.alpha:g}",
-             "images per cell": rp.n_images(profile), "seeds": list(rp.seeds(profile)),
-             "Fig. 2 models": list(rp.whitebox_sources(profile)), "Fig. 2 iterations": list(rp.snapshots(profile)),
+             "images per cell": rp.n_images(profile), "seeds (random methods)": list(rp.seeds(profile)),
+             "Fig. 2 models": list(rp.whitebox_sources(profile)),
+             "Fig. 2 iterations (SegPGD, CosPGD, RP-PGD)": list(rp.snapshots(profile)),
+             "PGD iterations (one run)": list(rp.pgd_snapshots(profile, True)),
              "ablation models": list(rp.ablation_sources(profile)),
-             "ablation iterations": rp.ablation_steps(profile), "ablation seeds": list(rp.grids(profile)[1].seeds),
-             "AT models": list(rp.at_variants(profile)), "battery PGD steps": list(profile.rp_battery_pgd_steps),
-             "battery SegPGD/CosPGD/RP-PGD/CW steps": list(profile.rp_battery_strong_steps),
-             "battery L2-BIM steps": profile.rp_battery_bim_steps,
-             "Table 6 surrogate": rp.surrogate(profile), "Table 6 iterations": rp.whitebox_steps(profile)}
+             "ablation iterations": rp.ablation_steps(profile), "ablation seeds": list(rp.ablation_seeds(profile)),
+             "AT models": list(rp.at_variants(profile)), "battery models": list(rp.battery_models(profile)),
+             "battery PGD steps": list(profile.rp_battery_pgd_steps),
+             "battery CW steps (no random start, 1 seed)": profile.rp_battery_cw_steps,
+             "battery L2 BIM steps (1 seed)": profile.rp_battery_bim_steps,
+             "L2 BIM budget eps_2": round(eps2, 3),
+             "Table 6 surrogate": rp.surrogate(profile), "Table 6 iterations": rp.whitebox_steps(profile),
+             "estimated cost on 2 CPU cores (min)": round(float(cost[["attack_s", "eval_s"]].sum().sum()) / 60, 1)}
     return pd.DataFrame({"setting": list(items), "value": [json.dumps(v) if isinstance(v, list) else v
                                                           for v in items.values()]})
 
 
+# ---------------------------------------------------------------- glue
+
+
+def claim_glue(claims_df: pd.DataFrame) -> dict:
+    """Glue values of every claim row (parts excluded): ``<id>_outcome`` (str), ``<id>_value``, ``<id>_low``,
+    ``<id>_high`` (Python floats; NaN when not measured), ``<id>_ci`` (``"[low, high]"`` or words),
+    ``<id>_n`` (``"64 images x 2 seeds"``) and ``<id>_needed`` (images an inconclusive claim needs, or words)."""
+    out = {}
+    for r in claims_df[claims_df["part"].fillna("") == ""].itertuples():
+        cid = r.claim_id
+        num = (lambda v: float(v) if v is not None and not pd.isna(v) else math.nan)
+        value, low, high = num(r.value), num(r.low), num(r.high)
+        digits = 3 if r.unit == "fraction" else 2
+        out[f"{cid}_outcome"] = str(r.outcome)
+        out[f"{cid}_value"], out[f"{cid}_low"], out[f"{cid}_high"] = value, low, high
+        out[f"{cid}_ci"] = (f"[{low:.{digits}f}, {high:.{digits}f}]" if not math.isnan(low)
+                            else ("no interval" if not math.isnan(value) else "not measured"))
+        out[f"{cid}_n"] = (f"{int(r.n_images)} images x {int(r.n_seeds)} seed(s)"
+                           if r.n_images is not None and not pd.isna(r.n_images) else "no data")
+        out[f"{cid}_needed"] = (f"{int(r.n_needed)} images" if r.n_needed is not None and not pd.isna(r.n_needed)
+                                else "-")
+    return out
+
+
 def headline(df: pd.DataFrame, profile) -> dict:
-    """Numbers the notebook glues into its prose (mIoU in %); every key exists (NaN when not run)."""
+    """Numbers the notebook glues into its prose (mIoU in %); every key exists (NaN when not run). Python
+    floats and strings only."""
     nan = math.nan
-    out = {"rp_eps": profile.paper_eps, "rp_images": rp.n_images(profile), "rp_seeds": len(rp.seeds(profile)),
-           "rp_wb_steps": rp.whitebox_steps(profile), "rp_abl_steps": rp.ablation_steps(profile),
-           "rp_arch": rp.at_arch(profile), "rp_surrogate": rp.surrogate(profile)}
+    out = {"rp_eps": float(profile.paper_eps), "rp_images": str(rp.n_images(profile)),
+           "rp_seeds": str(len(rp.seeds(profile))), "rp_wb_steps": str(rp.whitebox_steps(profile)),
+           "rp_pgd_steps": str(rp.pgd_steps(profile)), "rp_abl_steps": str(rp.ablation_steps(profile)),
+           "rp_arch": rp.at_arch(profile), "rp_surrogate": rp.surrogate(profile),
+           "rp_cost_min": float(rp.cost(profile)[["attack_s", "eval_s"]].sum().sum() / 60)}
     try:
         wb = whitebox_table(df)
     except ValueError:
         wb = pd.DataFrame()
+    t = rp.whitebox_steps(profile)
     for tag, src in (("clean", rp.at_arch(profile)), ("at", rp.pgd3(rp.at_arch(profile)))):
         for m in rp.FIG2_METHODS:
-            out[f"rp_wb_{tag}_{m}"] = float(wb.loc[(src, m)].iloc[-1]) if (src, m) in wb.index else nan
+            ok = (src, m) in wb.index and t in wb.columns
+            out[f"rp_wb_{tag}_{m}"] = float(wb.loc[(src, m), t]) if ok else nan
+    a = Arms(df, profile)
     src = rp.ablation_sources(profile)[0]
-    for key, label in (("full", "T+B+F+Proto"), ("region", "T+B+F"), ("proto", "Proto (T)"),
-                       ("nograd", "T+B+F+Proto, prototype_grad=False")):
-        out[f"rp_abl_{key}"] = float(ablation(df, label, src).mean() * 100)
-    fr = df[(df["grid"] == "false_region") & (df["metric"] == "false_restored")]["value"]
-    out["rp_false_restored"] = float(fr.mean() * 100) if len(fr) else nan
+    for key, label in (("full", "T+B+F+Proto"), ("region", rp.RELEASED), ("proto", "Proto (T)")):
+        try:
+            out[f"rp_abl_{key}"] = float(level(a.ablation(label, src)).value)
+        except MissingEvidence:
+            out[f"rp_abl_{key}"] = nan
     try:
-        t = at_table(df, rp.at_arch(profile))
-        col = pgd_column(t, 20)
-    except (ValueError, IndexError):
-        t, col = pd.DataFrame(), "-"
+        bal = a.extra("grad_balance", src, rp.ablation_steps(profile), "ratio")
+        out["rp_gb_ratio"] = float(bal.ratio("ratio", "one")[0])
+        out["rp_gb_flip"] = float(100 * bal.ratio("flip", "one")[0])
+    except MissingEvidence:
+        out["rp_gb_ratio"] = out["rp_gb_flip"] = nan
+    fr = df[(df["grid"] == "false_region") & (df["metric"] == "false_restored") & (df["iteration"] == t)]["value"]
+    out["rp_false_restored"] = float(fr.mean() * 100) if len(fr) else nan
+    steps = sorted(profile.rp_battery_pgd_steps)
+    col = f"PGD{20 if 20 in steps else steps[-1]}"
     out["rp_at_col"] = col
-    for s in ("Standard", "PGD3-AT", "SegPGD3-AT", "CosPGD3-AT", "RP-PGD3-AT"):
+    for model in rp.battery_models(profile):
+        if model.split("@")[0] != rp.at_arch(profile):
+            continue
+        tag = training(model).replace("-", "").lower()
+        out[f"rp_at_{tag}_clean"] = float(_battery_value(df, model, "Clean"))
+        out[f"rp_at_{tag}_pgd"] = float(_battery_value(df, model, col))
+    for s in ("Standard", *rp.THREE_STEP, "SegPGD7-AT"):
         tag = s.replace("-", "").lower()
-        out[f"rp_at_{tag}_clean"] = float(t.loc[s, "Clean"]) if s in t.index else nan
-        out[f"rp_at_{tag}_pgd"] = float(t.loc[s, col]) if s in t.index else nan
+        out.setdefault(f"rp_at_{tag}_clean", nan)
+        out.setdefault(f"rp_at_{tag}_pgd", nan)
     return out
