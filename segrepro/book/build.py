@@ -17,7 +17,8 @@ hidden (``remove-input``; cells left without output are removed) and stderr stre
 dropped; the executed notebooks in ``results/<profile>/notebooks/`` keep everything, for debugging.
 :mod:`segrepro.book.pages` then writes the generated pages (downloads, the stamp, the cost plan, the
 CLI help). The kernel talks to papermill over encrypted sockets (:func:`kernel_config`), so the
-kernel's "running over TCP without encryption" warning never appears.
+kernel's "running over TCP without encryption" warning never appears, and is shut down without an
+interrupt (:func:`kernel_manager_class`), so no "KeyboardInterrupt caught in kernel" either.
 """
 from __future__ import annotations
 
@@ -46,6 +47,32 @@ def check_kernel(name: str = "python3") -> Path:
         warnings.warn(f"kernel {name!r} comes from {spec_dir}, outside this environment ({sys.prefix}); "
                       "notebooks may run with another Python", stacklevel=2)
     return spec_dir
+
+
+def kernel_manager_class():
+    """papermill's kernel manager, without the interrupt that jupyter_client sends before every shutdown.
+
+    ``AsyncKernelManager.shutdown_kernel`` interrupts the kernel (SIGINT) before asking it to shut down;
+    when the signal lands while the kernel handles a message, ipykernel logs "KeyboardInterrupt caught
+    in kernel." to the build log. A notebook has finished when papermill shuts its kernel down, so
+    there is nothing to interrupt: the shutdown request alone is sent (a kernel that does not answer is
+    still killed after jupyter_client's wait).
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    global _QUIET_MANAGER
+    if _QUIET_MANAGER is None:
+        class QuietShutdownKernelManager(AsyncKernelManager):
+            async def _async_interrupt_kernel(self) -> None:
+                if self.shutting_down:
+                    return
+                await super()._async_interrupt_kernel()
+
+        _QUIET_MANAGER = QuietShutdownKernelManager
+    return _QUIET_MANAGER
+
+
+_QUIET_MANAGER = None
 
 
 def kernel_config(name: str = "python3"):
@@ -133,7 +160,7 @@ def execute_notebooks(profile_name: str, names: Sequence[str], src_dir: str | Pa
         try:
             papermill.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3",
                                        language="python", cwd=str(Path.cwd()), progress_bar=progress,
-                                       config=kernel_config())
+                                       config=kernel_config(), kernel_manager_class=kernel_manager_class())
         except papermill.PapermillExecutionError as err:
             raise RuntimeError(f"notebook {src} failed in cell [{err.exec_count}]: {err.ename}: {err.evalue} "
                                f"(the executed copy {dst} shows where)") from err

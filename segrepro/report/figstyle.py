@@ -58,9 +58,19 @@ def axis_label(name: str, scale: float = 100.0, prefix: str = "") -> str:
 
 @contextmanager
 def house() -> Iterator[None]:
-    """Draw with :data:`RC` (the caller's own settings come back afterwards)."""
-    with plt.rc_context(RC):
+    """Draw with :data:`RC`; the caller's values of those settings come back afterwards.
+
+    Only the keys of :data:`RC` are saved and restored. ``plt.rc_context`` would restore every setting
+    as it was on entry, and a figure drawn first in a notebook resolves the inline backend inside the
+    context, which turns ``interactive`` on: restoring it to off stops every later figure of the
+    notebook from showing.
+    """
+    saved = {k: plt.rcParams[k] for k in RC}
+    plt.rcParams.update(RC)
+    try:
         yield
+    finally:
+        plt.rcParams.update(saved)
 
 
 def figure(nrows: int = 1, ncols: int = 1, *, panel_height: float = 3.0, width: float = PAGE_WIDTH_IN, **kw):

@@ -371,7 +371,8 @@ def deviations_table(rows: Iterable[Mapping] | pd.DataFrame, *, methods_page: st
 
 
 def table(df: pd.DataFrame, *, units: Mapping[str, str] | None = None, digits: int = 2, missing: str = "",
-          note: str | None = None, caption: str | None = None, index: bool | None = None) -> "HTML":
+          note: str | None = None, caption: str | None = None, index: bool | None = None,
+          empty: str = "Nothing to show in this run.") -> "HTML":
     """Any result table as the book shows it: numbers rounded, no ``nan``, wrapped to the page.
 
     Args:
@@ -384,11 +385,15 @@ def table(df: pd.DataFrame, *, units: Mapping[str, str] | None = None, digits: i
             in this run."``
         caption: Optional caption above the table.
         index: Show the index (default: unless it is the default 0, 1, 2, ... range).
+        empty: The sentence shown instead of a table without rows or columns.
     """
     if isinstance(df, pd.Series):
         df = df.to_frame()
     if not isinstance(df, pd.DataFrame):  # e.g. a Markdown note shown instead of an empty table
         return df
+    if df.empty:
+        cap = f'<p class="sr-caption">{html.escape(caption)}</p>' if caption else ""
+        return _html(f'{cap}<p class="sr-empty">{html.escape(empty)}</p>')
     units = dict(units or {})
     if index is None:
         index = not isinstance(df.index, pd.RangeIndex)

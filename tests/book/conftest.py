@@ -122,7 +122,7 @@ def build_tiny_book(dest: Path) -> Path:
     with ``segrepro.book.build`` (hidden inputs, generated pages) and build; returns ``_build/html``."""
     import papermill
 
-    from segrepro.book.build import assemble, kernel_config
+    from segrepro.book.build import assemble, kernel_config, kernel_manager_class
     from segrepro.book.pages import write_generated
 
     raw = dest / "tiny.ipynb"
@@ -131,7 +131,8 @@ def build_tiny_book(dest: Path) -> Path:
     executed.mkdir()
     first = executed / "tiny.ipynb"
     papermill.execute_notebook(str(raw), str(first), parameters={"profile": "smoke"}, kernel_name="python3",
-                               progress_bar=False, cwd=str(REPO), config=kernel_config())
+                               progress_bar=False, cwd=str(REPO), config=kernel_config(),
+                               kernel_manager_class=kernel_manager_class())
     mds = {p.stem for p in (REPO / "book").glob("*.md")}
     copies = []
     for name in toc_files(REPO / "book" / "_toc.yml"):

@@ -88,6 +88,25 @@ def test_kernel_config_avoids_plain_tcp():
     assert km.get("transport_encryption") == "auto" or km.get("transport") == "ipc"
 
 
+def test_kernel_is_not_interrupted_on_shutdown():
+    import asyncio
+
+    from segrepro.book.build import kernel_manager_class
+
+    km = kernel_manager_class()(kernel_name="python3")
+    sent = []
+
+    class Provisioner:
+        async def send_signal(self, signum):
+            sent.append(signum)
+
+    km.provisioner = Provisioner()
+    km.shutting_down = True
+    asyncio.run(km._async_interrupt_kernel())
+    assert sent == []  # a finished notebook's kernel gets the shutdown request only
+    assert kernel_manager_class() is kernel_manager_class()
+
+
 @pytest.mark.slow
 def test_executed_notebook_is_clean_and_the_kernel_does_not_warn(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path / "results"))
@@ -98,7 +117,8 @@ def test_executed_notebook_is_clean_and_the_kernel_does_not_warn(tmp_path, monke
     (tmp_path / "nb").mkdir()
     nbformat.write(nb, tmp_path / "nb" / "00_setup.ipynb")
     done = execute_notebooks("smoke", ["00_setup"], tmp_path / "nb", tmp_path / "out")
-    assert "without encryption" not in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "without encryption" not in err and "KeyboardInterrupt" not in err
     raw = nbformat.read(done[0], as_version=4).cells[-1]
     assert {o.get("name") for o in raw.outputs} == {"stdout", "stderr"}  # the executed copy keeps everything
     book = tmp_path / "book"

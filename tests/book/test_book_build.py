@@ -56,8 +56,6 @@ def test_prose_glue_references_name_keys_their_notebooks_glue(prose_glue_refs):
         assert f'"{key}"' in code or f"'{key}'" in code, f"{notebook}.ipynb glues no {key!r}"
 
 
-@pytest.mark.xfail(reason="05_comparison calls present.glue_headline once the claims rework of its notebook lands",
-                   strict=False)
 def test_comparison_notebook_glues_the_landing_page_keys(prose_glue_refs):
     wanted = {k for n, k in prose_glue_refs if n == "05_comparison" and k in HEADLINE_KEYS}
     assert wanted == set(HEADLINE_KEYS), "intro.md should show every headline key"

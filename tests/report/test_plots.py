@@ -71,3 +71,70 @@ def test_adversarial_grid_colours_real_dataset_labels_with_their_palettes():
     assert voc[1, 1].tolist() == [255, 255, 255]  # the VOC boundary (ignore) is drawn white
     city = _colour(np.array([[0, 255]]), "cityscapes")
     assert city[0, 0].tolist() == [128, 64, 128] and city[0, 1].tolist() == [0, 0, 0]  # road; ignore black
+
+
+def test_house_style_restores_only_its_own_settings():
+    import matplotlib.pyplot as plt
+
+    from segrepro.report.figstyle import RC, house
+
+    before = plt.rcParams["font.size"]
+    with house():
+        assert plt.rcParams["font.size"] == RC["font.size"]
+        plt.rcParams["interactive"] = True  # what the inline backend does when a first figure resolves it
+    assert plt.rcParams["font.size"] == before
+    assert plt.rcParams["interactive"] is True  # kept: later figures of a notebook still show
+    plt.rcParams["interactive"] = False
+
+
+def test_every_figure_uses_the_page_width_and_dpi():
+    from segrepro.report.figstyle import DPI, PAGE_WIDTH_IN
+
+    fig = plots.transfer_curves(_rows(), [("bim", "{}")])
+    assert fig.get_size_inches()[0] == pytest.approx(PAGE_WIDTH_IN) and fig.dpi == DPI
+    assert fig.axes[0].get_xlabel() == "attack iterations" and fig.axes[0].get_ylabel() == "mean transfer mIoU (%)"
+    fig = plots.interval_plot(pd.DataFrame({"label": ["a -> b"], "value": [-3.0], "low": [-4.0], "high": [-2.0],
+                                            "paper_value": [-20.0]}), xlabel="DS - FS (points)", claimed="lower")
+    labels = fig.legends[0].get_texts() if fig.legends else fig.axes[0].get_legend().get_texts()
+    assert {t.get_text() for t in labels} == {"ours (95 % interval)", "paper", "claimed side"}
+
+
+def test_heatmap_marks_white_box_cells_and_names_its_axes():
+    from matplotlib.patches import Rectangle
+
+    table = pivot_transfer_table(_rows()[lambda d: d.method == "bim"], iteration="last", with_clean=False)
+    fig = plots.transfer_heatmap(table)
+    ax = fig.axes[0]
+    boxes = [p for p in ax.patches if isinstance(p, Rectangle) and not p.get_fill()]
+    assert len(boxes) == 1 and boxes[0].get_xy() == (-0.5, -0.5)  # source a, target a
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("target model", "source model / method")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["white-box (target = source)"]
+
+
+def test_frontier_labels_do_not_overlap():
+    rows = []
+    for i, m in enumerate(["bim", "pgd", "mi", "di", "ti", "ds"]):  # six methods at almost the same point
+        for metric, v in (("miou", 0.5 + 0.001 * i), ("seconds_per_example", 1.0 + 0.001 * i)):
+            rows.append(dict(study="s", preset="shapes", grid="g", cell=m, source="a", target="b", eval_scale="1",
+                             method=m, params="{}", eps=0.03, iteration=10, seed=0, metric=metric, value=v))
+    fig = plots.cost_transfer_frontier(pd.DataFrame(rows)[COLUMNS])
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in fig.axes[0].texts]
+    assert len(boxes) == 6
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_examples_figure_has_a_class_legend():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 3, (1, 8, 8), generator=g)
+    clean = torch.rand(1, 3, 8, 8, generator=g)
+    ex = {"clean": clean, "labels": labels, "adv": {"bim": clean + 0.03}, "preset": "shapes", "source": "a",
+          "pred": {(m, t): labels for m in ("clean", "bim") for t in ("a", "b")}}
+    fig = plots.examples_figure(ex, n=1)
+    assert len(fig.axes) == 2 * 4  # clean row and one method row; image, truth/perturbation, two targets
+    legend = fig.legends[0]
+    assert legend.get_title().get_text() == "classes"
+    assert {t.get_text() for t in legend.get_texts()} <= set(plots.class_names("shapes"))
+    assert "(source, white-box)" in fig.axes[2].get_title() and "(transfer)" in fig.axes[3].get_title()

@@ -175,3 +175,4 @@ def test_table_rounds_and_leaves_no_nan():
                          index=pd.MultiIndex.from_tuples([("psp_r18", "ds")]))
     markup = present.table(multi, missing="not measured").data
     assert "14.33" in markup and "not measured" in markup and "psp_r18" in markup and "Empty cells" not in markup
+    assert "<table" not in present.table(pd.DataFrame()).data and "Nothing to show" in present.table(pd.DataFrame()).data
