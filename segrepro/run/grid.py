@@ -322,7 +322,7 @@ class _CellRunner:
         """``method="clean"`` rows (and counts) of every target and scale not stored yet."""
         spec, rows = self.spec, []
         pairs = [(t, ev.scale_name(s)) for t in spec.all_targets for s in spec.eval_scales]
-        pairs = [(t, s) for t, s in pairs if not (self.counts.has(key := _clean_key(spec, t, s, self.fingerprint(t)))
+        pairs = [(t, s) for t, s in pairs if not (self.counts.has(key := clean_key(spec, t, s, self.fingerprint(t)))
                                                   and store.has_cell(key, metrics=("miou", "mis_ratio")))]
         if not pairs:
             return 0
@@ -335,7 +335,7 @@ class _CellRunner:
         if not self.ctx.is_main:
             return 0
         for t, s in pairs:
-            key = _clean_key(spec, t, s, self.fingerprint(t))
+            key = clean_key(spec, t, s, self.fingerprint(t))
             self.counts.save(key, {(t, s, 0): merged[(t, s, 0)]}, {t: self.fingerprint(t)})
             m = metrics_from_counts(merged[(t, s, 0)])
             rows += [dict(study=spec.study, preset=spec.preset, grid=spec.grid, cell=key, source="-", target=t,
@@ -434,7 +434,9 @@ def _unstack(stacked: dict, batches: list[int], batch_size: int) -> list:
     return out
 
 
-def _clean_key(spec: GridSpec, target: str, scale: str, fingerprint: str = "") -> str:
+def clean_key(spec: GridSpec, target: str, scale: str, fingerprint: str = "") -> str:
+    """The cell key of target ``target``'s clean rows at evaluation scale ``scale`` in grid ``spec``: it changes
+    with the images (preset, count) and the target's weights, so rows of other images or weights are stale."""
     payload = dict(preset=spec.preset, target=target, scale=scale, n_images=spec.n_images, method="clean",
                    fingerprint=fingerprint)
     return "clean-" + hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]

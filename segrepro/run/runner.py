@@ -23,7 +23,8 @@ import torch
 
 from segrepro.paths import results_dir
 from segrepro.run import distributed
-from segrepro.run.grid import GridReport, GridSpec, run_grid
+from segrepro.run import evaluate as ev
+from segrepro.run.grid import GridReport, GridSpec, clean_key, run_grid
 from segrepro.run.profiles import Profile, get_profile
 from segrepro.run.store import ResultStore, read_table
 from segrepro.run.zoo import Zoo
@@ -133,9 +134,12 @@ def load_results(profile: str | Profile, study, *, current_only: bool = True) ->
         return df
     grids = study.grids(profile)
     zoo = Zoo(profile, progress=False)
-    keep_cells = {c.key for g in grids for c in g.cells(lambda name, p=g.preset: zoo.fingerprint(p, name, train=False))}
-    names = {g.grid for g in grids}
-    stale = df["grid"].isin(names) & ~df["cell"].isin(keep_cells) & (df["method"] != "clean")
+    fingerprint = lambda preset, name: zoo.fingerprint(preset, name, train=False)  # noqa: E731
+    keep_cells = {c.key for g in grids for c in g.cells(lambda name, p=g.preset: fingerprint(p, name))}
+    # clean rows too: a run with fewer images or other weights leaves clean rows under another key
+    keep_cells |= {clean_key(g, t, ev.scale_name(s), fingerprint(g.preset, t))
+                   for g in grids for t in g.all_targets for s in g.eval_scales}
+    stale = df["grid"].isin({g.grid for g in grids}) & ~df["cell"].isin(keep_cells)
     return df[~stale].reset_index(drop=True)
 
 

@@ -200,7 +200,7 @@ def current_cells(profile, fingerprint=None) -> dict[tuple, str]:
     attack cell and ``(preset, target, eval scale) -> key`` of the clean rows (the runner's key of a target,
     scale, image count and weights). ``fingerprint(preset, name)`` defaults to the zoo's."""
     from segrepro.run import evaluate as ev
-    from segrepro.run.grid import _clean_key  # the runner's key: one source of truth
+    from segrepro.run.grid import clean_key  # the runner's key: one source of truth
 
     if fingerprint is None:
         from segrepro.run.zoo import Zoo
@@ -213,7 +213,7 @@ def current_cells(profile, fingerprint=None) -> dict[tuple, str]:
             out[(g.grid, g.preset, c.source, c.method.name, c.method.params_json, c.eps, c.seed)] = c.key
         for t in g.all_targets:
             for s in g.eval_scales:
-                out[(g.preset, t, ev.scale_name(s))] = _clean_key(g, t, ev.scale_name(s), fingerprint(g.preset, t))
+                out[(g.preset, t, ev.scale_name(s))] = clean_key(g, t, ev.scale_name(s), fingerprint(g.preset, t))
     return out
 
 
