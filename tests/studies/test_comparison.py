@@ -11,6 +11,7 @@ from segrepro.studies import Study, all_claims
 from segrepro.studies.comparison import claims as cc
 from segrepro.studies.comparison import grids as cg
 from segrepro.studies.comparison import report as cmp
+from _transfer_world import World
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "05_comparison.ipynb"
 
@@ -23,7 +24,7 @@ def test_grid_is_well_formed(name):
     assert [m.name for m in g.methods] == ["rp_pgd", "ds+transegpgd", "segtrans+mi", "ds+mi"]
     for m in g.methods:  # every combination is defined in the engine and accepts its parameters
         get_method(m.name).resolve(dict(m.params))
-    assert g.eps == (max(p.eps),) and g.sources == tuple(p.sources[:2]) and g.steps == p.steps
+    assert g.eps == (p.eps[0],) and g.sources == tuple(p.sources[:2]) and g.steps == p.steps
     assert g.seeds == (p.seeds[:1] if name == "embedded" else p.seeds)
 
 
@@ -32,57 +33,59 @@ def test_rp_pgd_does_not_compose_with_input_transforms():
         get_method("ds+rp_pgd")
 
 
-def _rows(method, transfer, white, seeds=(0, 1), asr=0.5):
-    rows = []
-    for s in seeds:
-        for src, tgt, v in (("a", "b", transfer[s]), ("b", "a", transfer[s]), ("a", "a", white), ("b", "b", white)):
-            for metric, value in (("miou", v), ("asr", asr)):
-                rows.append(dict(study="x", preset="shapes", grid="transfer", cell="c", source=src, target=tgt,
-                                 eval_scale="1", method=method, params="{}", eps=0.06, iteration=10, seed=s,
-                                 metric=metric, value=value))
-    return rows
+PROFILE = dict(sources=("a", "b"), targets=("a", "b"), steps=4, snapshots=(4,), seeds=(0, 1), eps=(0.03,))
 
 
-def _cost(method, seconds):
-    return [dict(study="x", preset="shapes", grid="transfer", cell="c", source="a", target="a", eval_scale="1",
-                 method=method, params="{}", eps=0.06, iteration=10, seed=0, metric=m, value=v)
-            for m, v in (("seconds_per_example", seconds), ("forward_passes_per_example", 10.0),
-                         ("backward_passes_per_example", 10.0))]
+@pytest.fixture
+def profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGREPRO_RESULTS", str(tmp_path))
+    return get_profile("smoke", **PROFILE)
 
 
-def _table():
-    rows = (_rows("ds", [0.20, 0.22], 0.05) + _rows("pgd", [0.40, 0.44], 0.02) + _rows("rp_pgd", [0.50], 0.01, (0,))
-            + _rows("mi", [0.30], 0.03, (0,)) + _rows("ds+mi", [0.15, 0.17], 0.04)
-            + _cost("ds", 0.2) + _cost("pgd", 0.1) + _cost("rp_pgd", 0.12))
-    return pd.DataFrame(rows)
+def _table(p):
+    """Hand-made counts: transfer mIoU level ``q`` per method (white-box 0.05), one or two seeds."""
+    w = World(p)
+    for method, q, seeds, study, seconds in (("ds", 0.20, (0, 1), "transegpgd", 0.2), ("pgd", 0.40, (0, 1), "transegpgd", 0.1),
+                                             ("rp_pgd", 0.50, (0,), "comparison", 0.12), ("mi", 0.30, (0,), "transegpgd", 0.1),
+                                             ("ds+mi", 0.15, (0,), "comparison", 0.3)):
+        for src in p.sources:
+            for seed in seeds:
+                w.cell(study, "transfer", (method, "{}"), src, eps=0.03, seed=seed, seconds=seconds,
+                       q=lambda t, it, q=q, src=src: 0.05 if t == src else q)
+    return w.df()
 
 
-def test_grid_table_orders_by_transfer():
-    t = cmp.grid_table(_table())
+def test_grid_table_orders_by_transfer_with_intervals_over_images(profile):
+    t = cmp.grid_table(_table(profile), profile)
     assert list(t["method"]) == ["ds+mi", "ds", "mi", "pgd", "rp_pgd"]
     ds = t.set_index("method").loc["ds"]
-    # seeds 0/1: 20 and 22 -> mean 21, t(1) half-width 12.706 * 1 = 12.7
-    assert ds["transfer mIoU"] == "21.0 [8.3, 33.7]" and ds["white-box mIoU"] == pytest.approx(5.0)
-    assert ds["family"] == "paper method: DS (Gu et al.)" and ds["passes / example"] == 20.0
-    assert ds["transfer ASR"] == pytest.approx(50.0) and ds["s / example"] == 0.2
-    rp = t.set_index("method").loc["rp_pgd"]
-    assert rp["transfer mIoU"] == "50.0" and rp["seeds"] == 1
+    assert ds["transfer mIoU (mean)"] == pytest.approx(20.0 * 100 / (200 - 20), rel=0.15)  # IoU = q / (2 - q)
+    low, high = (float(x) for x in ds["transfer mIoU"].split("[")[1].rstrip("]").split(","))
+    assert low < ds["transfer mIoU (mean)"] < high and high - low < 5  # 32 images: a narrow interval
+    assert ds["seeds"] == 2 and ds["images"] == 32 and ds["white-box mIoU"] < 5
+    assert ds["family"] == "paper method: DS (Gu et al.)" and ds["passes / example"] == 8.0
+    assert ds["s / example"] == pytest.approx(0.2)
+    assert t.set_index("method").loc["rp_pgd", "seeds"] == 1
     assert t.set_index("method").loc["ds+mi", "family"] == "new combination (ours)"
 
 
-def test_combos_table_compares_with_the_best_part():
-    c = cmp.combos_table(_table())
+def test_combos_table_compares_with_the_best_part_paired_over_images(profile):
+    c = cmp.combos_table(_table(profile), profile)
     assert list(c["combination"]) == ["ds+mi"]  # the other combinations have no rows
     row = c.iloc[0]
-    assert row["best part"] == "ds" and row["part 2"] == "mi 30.0"
-    assert row["combination - best part (mIoU points)"].startswith("-5.00") and "better than its parts" not in c
+    assert row["best part"] == "ds" and row["part 2"].startswith("mi ") and row["images"] == 32
+    value, interval = row["combination - best part (mIoU points)"].split(" [")
+    low, high = (float(x) for x in interval.rstrip("]").split(","))
+    assert float(value) < 0 and high < 0  # the combination transfers better on every resample
 
 
-def test_headline_has_every_key_even_without_rows():
-    h = cmp.headline(_table(), get_profile("embedded"))
-    assert h["cmp_best_method"] == "ds+mi" and h["cmp_best_miou"] == pytest.approx(16.0)
-    assert h["cmp_cheapest"] == "pgd" and h["cmp_segtrans_miou"] != h["cmp_segtrans_miou"]  # NaN: absent
+def test_headline_has_every_key_even_without_rows(profile):
+    h = cmp.headline(_table(profile), profile)
+    assert h["cmp_best_method"] == "ds+mi" and h["cmp_best_miou"] < 10
+    assert h["cmp_cheapest"] in ("pgd", "mi") and h["cmp_segtrans_miou"] != h["cmp_segtrans_miou"]  # NaN: absent
     assert h["cmp_n_claims"] == 0 and h["cmp_n_reproduced"] == 0  # no claims given
+    sentences = cmp.headline_sentences(_table(profile), profile, pd.DataFrame(columns=["paper", "part", "outcome"]))
+    assert "nan" not in " ".join(sentences).lower() and "SegTrans" not in sentences[1]
 
 
 def _broken(df, profile):

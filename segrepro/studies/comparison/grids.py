@@ -1,7 +1,7 @@
 """The four methods side by side (notebook ``05_comparison``): one transfer grid, cost, new combinations,
 and one table of every paper claim with its verdict.
 
-The grid is the TranSegPGD study's ``transfer`` grid (first preset, ``profile.side_eps``, the
+The grid is the TranSegPGD study's ``transfer`` grid (first preset, the papers' eps ``profile.paper_eps``, the
 transfer sources, every target, ``profile.steps`` iterations): DS, TranSegPGD, the baselines
 (``profile.baselines``) and TranSegPGD combined with the transform baselines come from
 ``transegpgd.csv``, SegTrans (both readings) and BIM from ``segtrans.csv``. This study adds, with the
@@ -48,7 +48,7 @@ def grids(profile) -> list[GridSpec]:
     """
     methods = [(m, dict(profile.method_params.get(m, {}))) for m in OWN]
     return [GridSpec(study=NAME, preset=profile.presets[0], sources=tsp.sources(profile), targets=profile.targets,
-                     methods=methods, grid="transfer", eps=(profile.side_eps,), alpha=profile.alpha,
+                     methods=methods, grid="transfer", eps=(tsp.main_eps(profile),), alpha=profile.alpha,
                      steps=profile.steps, snapshots=(profile.steps,), seeds=own_seeds(profile),
                      n_images=tsp.study_images(profile), batch_size=profile.batch_size)]
 
@@ -68,5 +68,5 @@ def results(profile, df: pd.DataFrame) -> pd.DataFrame:
         keep = (other["grid"] == "transfer") & (other["params"] == "{}") & (other["preset"] == profile.presets[0])
         parts.append(other[keep])
     out = pd.concat(parts, ignore_index=True)
-    eps_ok = np.isclose(out["eps"], profile.side_eps) | (out["method"] == "clean")
+    eps_ok = np.isclose(out["eps"], tsp.main_eps(profile)) | (out["method"] == "clean")
     return out[eps_ok].drop_duplicates().reset_index(drop=True)

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from segrepro.attacks.methods import METHODS
 from segrepro.report import transfer as tt
+from segrepro.report.evidence import MissingEvidence
 from segrepro.report.plots import cost_transfer_frontier
 from segrepro.studies.comparison.claims import outcome_counts
 from segrepro.studies.comparison.grids import NEW_COMBOS
 from segrepro.studies.transegpgd import grids as tsp
+from segrepro.studies.transegpgd.measure import Measure, fmt
 
 #: The four papers' methods -> the paper.
 PAPER_METHODS = {"ds": "DS (Gu et al.)", "transegpgd": "TranSegPGD", "segtrans": "SegTrans", "rp_pgd": "RP-PGD"}
@@ -41,57 +42,70 @@ def _cost(df: pd.DataFrame, method: str, metric: str) -> float:
     return float(rows["value"].mean()) if len(rows) else math.nan
 
 
-def grid_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per method: mean transfer mIoU [95 % CI], transfer ASR, white-box mIoU (%), cost per example."""
-    methods = methods_present(df)
-    miou = tt.method_table(df, [tt.key(m) for m in methods]).set_index("method")
-    asr = tt.method_table(df, [tt.key(m) for m in methods], metric="asr").set_index("method")
-    out = []
-    for m in methods:
-        if m not in miou.index:
+def _pairs(m: Measure, profile, method: str, *, white_box: bool = False):
+    return m.pairs(tt.key(method), eps=tsp.main_eps(profile), sources=tsp.sources(profile), grid=tsp.MAIN,
+                   white_box=white_box)
+
+
+def grid_table(df: pd.DataFrame, profile) -> pd.DataFrame:
+    """One row per method: mean transfer mIoU with its 95 % interval over images, transfer ASR, white-box
+    mIoU (%), images and seeds, cost per example (methods without stored counts are left out)."""
+    m, out = Measure(profile, df), []
+    for name in methods_present(df):
+        try:
+            pairs = _pairs(m, profile, name)
+            white = _pairs(m, profile, name, white_box=True)
+        except MissingEvidence:
             continue
-        r = miou.loc[m]
-        ci = "" if math.isnan(r["low"]) else f" [{r['low']:.1f}, {r['high']:.1f}]"
-        out.append({"method": m, "family": family(m), "transfer mIoU": f"{r['transfer']:.1f}{ci}",
-                    "transfer mIoU (mean)": r["transfer"], "transfer ASR": asr.loc[m, "transfer"],
-                    "white-box mIoU": r["white-box"], "seeds": int(r["seeds"]),
-                    "s / example": _cost(df, m, "seconds_per_example"),
-                    "passes / example": _cost(df, m, "forward_passes_per_example")
-                    + _cost(df, m, "backward_passes_per_example")})
+        est = Measure.value(pairs, "miou")
+        ci = "" if est.low is None else f" [{est.low:.1f}, {est.high:.1f}]"
+        out.append({"method": name, "family": family(name), "transfer mIoU": f"{est.value:.1f}{ci}",
+                    "transfer mIoU (mean)": est.value, "transfer ASR": Measure.point(pairs, "asr"),
+                    "white-box mIoU": Measure.point(white, "miou"), "images": est.n_images,
+                    "seeds": pairs.arms[0].n_seeds, "s / example": _cost(df, name, "seconds_per_example"),
+                    "passes / example": _cost(df, name, "forward_passes_per_example")
+                    + _cost(df, name, "backward_passes_per_example")})
+    if not out:
+        return pd.DataFrame(columns=["method", "family", "transfer mIoU", "transfer mIoU (mean)", "transfer ASR",
+                                     "white-box mIoU", "images", "seeds", "s / example", "passes / example"])
     return pd.DataFrame(out).sort_values("transfer mIoU (mean)").reset_index(drop=True)
 
 
-def combos_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Each combination against its best part: transfer mIoU (%) and the paired difference with its interval."""
-    out = []
-    for combo in (m for m in methods_present(df) if "+" in m):
+def combos_table(df: pd.DataFrame, profile) -> pd.DataFrame:
+    """Each combination against its best part (the lower transfer mIoU on all images): transfer mIoU (%)
+    and the difference in points with its 95 % interval over images, paired (same images; a one-seed
+    method's run paired with each seed of the other)."""
+    m, out = Measure(profile, df), []
+    for combo in (c for c in methods_present(df) if "+" in c):
         parts = tuple(combo.split("+"))
-        means = {p: tt.per_seed(df, tt.key(p)).mean() * 100 for p in (combo, *parts)}
-        if any(not np.isfinite(v) for v in means.values()):
+        try:
+            arms = {p: _pairs(m, profile, p) for p in (combo, *parts)}
+        except MissingEvidence:
             continue
+        means = {p: Measure.point(a, "miou") for p, a in arms.items()}
         best = min(parts, key=means.get)
-        v, unit = tt.compare(df, tt.key(combo), tt.key(best), expect="lower")
+        d = Measure.diff(arms[combo], arms[best], "miou")
         out.append({"combination": combo, "tried by a paper": combo not in NEW_COMBOS,
                     **{f"part {i + 1}": f"{p} {means[p]:.1f}" for i, p in enumerate(parts)},
                     "transfer mIoU": means[combo], "best part": best,
-                    "combination - best part (mIoU points)": v.our_value(), "interval over": unit})
+                    "combination - best part (mIoU points)": fmt(d), "images": d.n_images})
     return pd.DataFrame(out)
 
 
 def frontier_figure(df: pd.DataFrame, profile):
     """Cost per example vs mean transfer mIoU for every method of the grid (``segrepro.report.plots``)."""
     rows = df[df["method"].isin(methods_present(df) + ["clean"]) & (df["params"] == "{}")]
-    fig = cost_transfer_frontier(rows, preset=profile.presets[0], eps=profile.side_eps)
-    fig.axes[0].set_title(f"cost vs transfer, {profile.presets[0]}, eps {profile.side_eps:g}, T={profile.steps}")
+    fig = cost_transfer_frontier(rows, preset=profile.presets[0], eps=tsp.main_eps(profile))
+    fig.axes[0].set_title(f"cost vs transfer, {profile.presets[0]}, eps {tsp.main_eps(profile):g}, T={profile.steps}")
     return fig
 
 
 def headline(df: pd.DataFrame, profile, claims: pd.DataFrame | None = None) -> dict:
     """Numbers the notebook glues into its prose; every key exists (NaN / 0 / "-" when absent)."""
-    t = grid_table(df).set_index("method")
+    t = grid_table(df, profile).set_index("method")
     best = t["transfer mIoU (mean)"].idxmin() if len(t) else "-"
     out = {"cmp_best_method": best, "cmp_best_miou": float(t.loc[best, "transfer mIoU (mean)"]) if len(t) else math.nan,
-           "cmp_n_methods": len(t), "cmp_eps": profile.side_eps, "cmp_steps": profile.steps,
+           "cmp_n_methods": len(t), "cmp_eps": tsp.main_eps(profile), "cmp_steps": profile.steps,
            "cmp_images": tsp.study_images(profile), "cmp_sources": ", ".join(tsp.sources(profile)),
            "cmp_preset": profile.presets[0]}
     out["cmp_cheapest"] = t["s / example"].idxmin() if len(t) else "-"
@@ -112,10 +126,11 @@ def headline_sentences(df: pd.DataFrame, profile, claims: pd.DataFrame) -> list[
              f"(more images would decide them) and {h['cmp_n_not_testable_here']} cannot be tested here.")
     if h["cmp_best_method"] == "-":
         return [first]
+    papers = ", ".join(f"{PAPER_METHODS[m].split(' (')[0]} {h[f'cmp_{m}_miou']:.1f} %" for m in PAPER_METHODS
+                       if math.isfinite(h[f"cmp_{m}_miou"]))
     second = (f"On one transfer grid ({h['cmp_preset']}, eps {h['cmp_eps']:g}, {h['cmp_steps']} iterations) the "
-              f"best-transferring method is {h['cmp_best_method']}, leaving {h['cmp_best_miou']:.1f} % mean target mIoU; "
-              f"DS leaves {h['cmp_ds_miou']:.1f} %, TranSegPGD {h['cmp_transegpgd_miou']:.1f} %, SegTrans "
-              f"{h['cmp_segtrans_miou']:.1f} % and RP-PGD {h['cmp_rp_pgd_miou']:.1f} %.")
+              f"best-transferring method is {h['cmp_best_method']}, leaving {h['cmp_best_miou']:.1f} % mean target mIoU"
+              + (f"; the papers' methods leave {papers}." if papers else "."))
     third = (f"The cheapest method per adversarial example is {h['cmp_cheapest']}; the project's own targets "
              f"(the adversarially trained models' robustness) are counted apart ({h['cmp_n_targets']} targets).")
     return [first, second, third]
