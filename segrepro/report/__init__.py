@@ -4,11 +4,10 @@
   :func:`pivot_transfer_table`, :func:`cost_table`, :func:`with_paper_values`, :func:`paper_name`.
 - :mod:`~segrepro.report.transfer`: method comparisons on a transfer grid (the transfer studies).
 - :mod:`~segrepro.report.plots`: the figures.
-- :mod:`~segrepro.report.claims`: the verdict rule, every study's claims table and its glue.
+- :mod:`~segrepro.report.verdicts`, :mod:`~segrepro.report.outcomes`, :mod:`~segrepro.report.evidence`: claims,
+  their bootstrap intervals over images and the four outcomes; :mod:`~segrepro.report.present`: how the book shows them.
 """
-from segrepro.report.claims import Verdict, claim_row, claims_table, mean_ci, verdict, verdict_glue
-from segrepro.report.tables import (cost_table, paper_name, pivot_transfer_table, select, summarise,
+from segrepro.report.tables import (cost_table, mean_ci, paper_name, pivot_transfer_table, select, summarise,
                                     with_paper_values)
 
-__all__ = ["Verdict", "claim_row", "claims_table", "cost_table", "mean_ci", "paper_name", "pivot_transfer_table",
-           "select", "summarise", "verdict", "verdict_glue", "with_paper_values"]
+__all__ = ["cost_table", "mean_ci", "paper_name", "pivot_transfer_table", "select", "summarise", "with_paper_values"]

@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
-from segrepro.report.claims import mean_ci
 from segrepro.run.store import COST_METRICS
 
 #: Our model / preset / method names -> the papers' names.
@@ -26,6 +26,30 @@ PAPER_NAMES = {
 }
 _SEED_KEYS = ["study", "preset", "grid", "source", "target", "eval_scale", "method", "params", "eps",
               "iteration", "metric"]
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval over seeds (for figure bands; claims use bootstrap intervals over images).
+
+    Returns:
+        ``(mean, low, high)``; ``low``/``high`` are NaN with fewer than two finite values.
+
+    Raises:
+        ValueError: No finite value, or ``level`` outside (0, 1).
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        raise ValueError("mean_ci needs at least one finite value")
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, math.nan, math.nan
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return mean, mean - half, mean + half
 
 
 def paper_name(name: str) -> str:

@@ -31,8 +31,8 @@ class Study:
         extra: Optional ``(profile, zoo, store, progress) -> None`` for non-grid work. It must be
             resumable: give each unit of work a ``cell`` key, skip it when ``store.has_cell(key)``, and add
             its rows with ``store.add(rows)`` (schema: ``segrepro.run.store.COLUMNS``).
-        claims: ``(df, profile) -> DataFrame`` with ``segrepro.report.claims.COLUMNS``: the paper's claims
-            with our verdicts, from :meth:`results` (``None``: the study judges no claim).
+        claims: ``(df, profile) -> DataFrame`` with ``segrepro.report.verdicts.COLUMNS``: the paper's claims
+            with their outcomes, from :meth:`results` (``None``: the study judges no claim).
         headline: ``(df, profile) -> dict`` of the numbers its notebook glues into the prose.
         shared: ``(profile, df) -> df``: this study's rows plus the rows of other studies that its tables
             read (``None``: its own rows only).

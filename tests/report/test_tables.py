@@ -1,3 +1,5 @@
+import math
+
 import pandas as pd
 import pytest
 
@@ -57,3 +59,11 @@ def test_with_paper_values_maps_names():
     hit = out[(out.target == "FCN8s-VGG16")]
     assert hit["ours"].iloc[0] == pytest.approx(31.0) and hit["paper"].iloc[0] == 20.5
     assert paper_name("psp_r18@PGD3-AT") == "PSPNet-Res50@PGD3-AT" and paper_name("bim") == "FS"
+
+
+def test_mean_ci_ignores_nan_and_has_no_interval_for_one_value():
+    from segrepro.report.tables import mean_ci
+
+    assert mean_ci([1.0, float("nan"), 3.0])[0] == 2.0
+    mean, low, high = mean_ci([5.0])
+    assert mean == 5.0 and math.isnan(low) and math.isnan(high)

@@ -359,3 +359,9 @@ def test_smoke_study_and_notebook(smoke_env, tmp_path):
     assert "reproduced" in outputs or "inconclusive" in outputs
     if overrides:
         pytest.skip("segrepro.train.adversarial is missing: Table 3 (adversarially trained targets) not run")
+
+
+def test_prose_attempt_turns_missing_rows_into_a_reason():
+    assert prose.attempt(lambda x: x + 1, 1) == (2, None)
+    value, why = prose.attempt(lambda: {}["FS rows"])
+    assert value is None and why == "missing rows ('FS rows')"

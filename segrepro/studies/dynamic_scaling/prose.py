@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from segrepro.report.claims import attempt
 from segrepro.report.tables import select
 from segrepro.studies.dynamic_scaling.grids import DS, FS, psp_source, vgg_source
 from segrepro.studies.dynamic_scaling.report import (_at_mask, _clean, attacked, cost_summary, family_gaps,
                                                      fs_best_ds_last, lambda_table)
 
+
+
+def attempt(fn, *args, **kwargs):
+    """``(fn(...), None)``, or ``(None, reason)`` when the rows ``fn`` needs are missing (a profile that does
+    not run that grid): the table helpers raise ``ValueError`` or ``KeyError`` then."""
+    try:
+        return fn(*args, **kwargs), None
+    except (ValueError, KeyError) as err:
+        return None, f"missing rows ({err})"
 
 def _mean(rows: pd.DataFrame, method: str, whitebox: bool) -> float:
     rows = rows[(rows["method"] == method) & ((rows["source"] == rows["target"]) == whitebox)]
