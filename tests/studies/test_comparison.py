@@ -138,3 +138,20 @@ def test_study_and_notebook_at_smoke_scale(tmp_path, monkeypatch):
     papermill.execute_notebook(str(NOTEBOOK), str(out), parameters={"profile": "smoke"}, kernel_name="python3",
                                progress_bar=False)
     assert "ds+transegpgd" in out.read_text()
+
+
+def test_key_figure_draws_the_parts_of_ds_table1_with_intervals():
+    from segrepro.report.outcomes import Estimate
+    from segrepro.report.verdicts import Claim, Part, claim_rows, table
+
+    claim = Claim(cmp.KEY_CLAIM, "ds", "DS beats FS on every pair", quantity="DS minus FS", unit="mIoU points",
+                  direction="lower")
+    parts = [Part("a -> b", Estimate(-3.0, -4.0, -2.0, 64, 2)), Part("b -> a", Estimate(-1.0, -2.5, 0.5, 64, 2))]
+    claims = table(claim_rows(claim, parts, summary=Estimate(-2.0, -3.0, -1.0, 64, 2), study="dynamic_scaling"))
+    fig = cmp.key_figure(claims)
+    ax = fig.axes[0]
+    at = {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks())}
+    assert set(at) == {"a -> b", "b -> a"} and at["a -> b"] > at["b -> a"]  # the first part on top
+    assert "DS minus FS" in ax.get_xlabel()
+    assert cmp.key_figure(claims[claims["claim_id"] == "other"]) is None
+    assert cmp.key_figure(pd.DataFrame()) is None
