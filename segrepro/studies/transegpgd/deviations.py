@@ -19,7 +19,7 @@ DEVIATIONS: tuple[dict, ...] = (
      "ours": "still-correct pixels get weight 0.9, the others 0.1 (the abstract's reading)",
      "why": "the other reading is an ablation on this page",
      "section": "TranSegPGD"},
-    {"topic": "weights gamma and beta",
+    {"topic": "weights γ and β",
      "paper": "not given",
      "ours": "0.1 for both stages; 0, 0.3 and 0.5 are ablations (0.5 makes a stage plain cross-entropy)",
      "section": "TranSegPGD"},
