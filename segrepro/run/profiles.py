@@ -81,6 +81,8 @@ class Profile:
         threads: ``torch.set_num_threads`` for CPU runs (``0``: leave torch's default).
         ds_images: Images per cell in every grid of the DS study (``None``: ``n_images``); the side grids
             (long run, lambda, scales, AT targets) attack the same first images as the transfer grid.
+        ds_long_images: Images of the DS long run (Fig. 4; ``None``: as ``ds_images``): the VGG no-overfitting
+            claim is judged on it, and one source at ``long_steps`` is cheap enough for more images.
         ds_snapshots: Iterations the DS transfer grid evaluates (``None``: ``snapshots``); the overfitting
             claims' reference iteration 5 and ``steps`` are always added.
         ds_lambdas: DS scale ratios of Fig. 8. Ratio 0 (DS without scaling is FS, bit for bit) and the
@@ -114,6 +116,8 @@ class Profile:
         rp_whitebox_steps: Length of RP-PGD's Fig. 2 runs of SegPGD, CosPGD, RP-PGD and of its Table 6
             attacks (at most 100, the paper's); Fig. 2's PGD is read from the battery's PGD run.
         rp_ablation_steps: Iterations of RP-PGD's Tables 1-3 ablations (at most 100, the paper's).
+        rp_ablation_images: Images per cell of those ablations (``None``: as ``rp_images``); at a few
+            iterations they are cheap, and their small differences want more images.
         rp_ablation_seeds: Seeds of those ablations, the first this many of the study's (``None``: all).
         rp_ablation_at: Also run the ablations on the PGD3-AT model (the paper's PSPNet-AT column).
         rp_battery_pgd_steps: PGD step counts of the AT battery (RP-PGD Tables 4-5; one run to the largest,
@@ -152,6 +156,7 @@ class Profile:
     threads: int = 0
     # per-study budgets (defaults: the papers' settings, no cap)
     ds_images: int | None = None
+    ds_long_images: int | None = None
     ds_snapshots: tuple[int, ...] | None = None
     ds_lambdas: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
     ds_second_eps: bool = True
@@ -170,6 +175,7 @@ class Profile:
     rp_seeds: int | None = None
     rp_whitebox_steps: int = 100
     rp_ablation_steps: int = 100
+    rp_ablation_images: int | None = None
     rp_ablation_seeds: int | None = None
     rp_ablation_at: bool = True
     rp_battery_pgd_steps: tuple[int, ...] = (10, 20, 40, 100)
@@ -216,7 +222,8 @@ _INT_MIN = {"image_size": 1, "steps": 1, "long_steps": 1, "n_images": 1, "batch_
             "transfer_sources": 1, "transfer_images": 1, "comparison_seeds": 1, "rp_images": 1, "rp_seeds": 1,
             "rp_whitebox_steps": 1, "rp_ablation_steps": 1, "rp_ablation_seeds": 1, "rp_battery_bim_steps": 0,
             "rp_battery_cw_steps": 0, "transfer_second_sources": 0, "transfer_ablation_seeds": 1,
-            "transfer_zoom_k": 0, "ds_images": 1, "ds_cls_images": 1, "ds_cls_steps": 1}
+            "transfer_zoom_k": 0, "ds_images": 1, "ds_cls_images": 1, "ds_cls_steps": 1, "ds_long_images": 1,
+            "rp_ablation_images": 1}
 #: Smallest value of the items of each tuple-of-integers field.
 _INTS_MIN = {"snapshots": 1, "seeds": 0, "rp_battery_pgd_steps": 1, "transfer_snapshots": 1, "ds_snapshots": 1}
 #: Tuple-of-fractions fields (each item in [0, 1]).
@@ -474,16 +481,18 @@ _EMBEDDED = Profile(
     at_train=dict(release_recipes.AT_RECIPE),
     classifier_train={k: v for k, v in release_recipes.CLASSIFIER_RECIPE.items() if k != "size"},
     threads=0,  # both cores go to one process (torch's default)
-    # DS (about 9 of the 2-core minutes, see segrepro.studies.dynamic_scaling.grids): 64 images per cell,
-    # four snapshots, lambda 0.3 left out, the classifier study on 256 images for 50 iterations
-    ds_images=64, ds_snapshots=(2, 5, 10, 20), ds_lambdas=(0.0, 0.1, 0.5, 0.7, 0.9), ds_cls_steps=50,
+    # DS (about 10 of the 2-core minutes, see segrepro.studies.dynamic_scaling.grids): 64 images per cell
+    # (128 in the one-source long run), four snapshots, lambda 0.3 left out, the classifier study on 1024
+    # images for 50 iterations (at 256 both classifier claims were inconclusive, wanting 324 and 1024)
+    ds_images=64, ds_long_images=128, ds_snapshots=(2, 5, 10, 20), ds_lambdas=(0.0, 0.1, 0.5, 0.7, 0.9),
+    ds_cls_images=1024, ds_cls_steps=50,
     # the 2-core budget: both transfer studies in about 8 of the 30 minutes (64 images per cell, the
     # ablations on one seed and gamma/beta 0.5 only); the comparison's own random methods on one seed.
     # RP-PGD: 64 images and 2 seeds per random cell (its claims' floor), at reduced step counts (Fig. 2 and
-    # Table 6: 10 of the paper's 100; ablations: 5; battery: PGD 10/20, CW 5, BIM 5)
+    # Table 6: 10 of the paper's 100; ablations: 5, on 128 images; battery: PGD 10/20, CW 5, BIM 5)
     transfer_images=64, transfer_snapshots=(5, 10, 20), transfer_weights=(0.5,), transfer_ablation_seeds=1,
     comparison_seeds=1,
-    rp_images=64, rp_seeds=2, rp_whitebox_steps=10, rp_ablation_steps=5, rp_ablation_seeds=None,
+    rp_images=64, rp_seeds=2, rp_whitebox_steps=10, rp_ablation_steps=5, rp_ablation_images=128, rp_ablation_seeds=None,
     rp_ablation_at=False, rp_battery_pgd_steps=(10, 20), rp_battery_cw_steps=5, rp_battery_bim_steps=5,
 )
 

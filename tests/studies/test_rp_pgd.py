@@ -66,14 +66,14 @@ def test_embedded_grid_settings():
     bim = [g for g in battery if g.methods[0].name == "bim"]
     assert all(g.eps == pytest.approx((0.01 * np.sqrt(3 * 96 * 96),)) for g in bim)
     ab = next(g for g in grids if g.grid == "ablation")
-    assert ab.steps == 5 and ab.seeds == (0, 1) and len(ab.methods) == len(rp.ABLATIONS) == 13
+    assert ab.steps == 5 and ab.seeds == (0, 1) and len(ab.methods) == len(rp.ABLATIONS) == 13 and ab.n_images == 128
     bb = next(g for g in grids if g.grid == "blackbox")
     assert bb.sources == ("dlv3_r18@PGD3-AT",)
     assert bb.targets == ("psp_r18", "psp_r18@PGD3-AT", "psp_r18@SegPGD3-AT", "psp_r18@CosPGD3-AT",
                           "psp_r18@RP-PGD3-AT", "psp_r18@SegPGD7-AT")
-    # the budget by the 2-core rule of thumb (issue 15: about 5 minutes; the estimate is in the report)
-    assert rp.cost(p)[["attack_s", "eval_s"]].to_numpy().sum() / 60 < 7.0
-    assert rp.cost(p.with_overrides(rp_other_archs=False))[["attack_s", "eval_s"]].to_numpy().sum() / 60 < 5.5
+    # the budget by the 2-core rule of thumb (the estimate is in the report)
+    assert rp.cost(p)[["attack_s", "eval_s"]].to_numpy().sum() / 60 < 8.0  # ablations on 128 images: 7.7
+    assert rp.cost(p.with_overrides(rp_other_archs=False))[["attack_s", "eval_s"]].to_numpy().sum() / 60 < 6.5
 
 
 def test_released_reading_reuses_figure_2s_run():

@@ -32,9 +32,10 @@ Cost at ``embedded`` (2-core CPU, 96 px; about 7 ms per image and attack iterati
 2.5 ms per image and evaluation): 64 images, 20 iterations. Transfer at 0.03: 2 presets x 3
 sources x (FS + 2 DS) = 18 cells, 183 s of attacks and 53 s of evaluation (5 targets on the
 first preset's VGG/PSP cells, 3 elsewhere, 5 evaluations each); at 0.06: 6 cells, 61 s + 24 s;
-long (FS, VGG, 50 iterations): 25 s; lambda (0.1, 0.7, 0.9 x 2 seeds): 65 s + 6 s; scales:
-61 s + 14 s (multi-scale costs 5.6 single-scale passes); the classifiers (256 images, 50
-iterations, ``classification``): about 75 s. About 9.4 minutes in all (``classification.estimated_seconds``).
+long (FS, VGG, 50 iterations, 128 images: ``ds_long_images``): 50 s; lambda (0.1, 0.7, 0.9 x 2 seeds):
+65 s + 6 s; scales: 61 s + 14 s (multi-scale costs 5.6 single-scale passes); the classifiers (1024
+images, 50 iterations, ``classification``): about 300 s. About 13 minutes in all
+(``classification.estimated_seconds``).
 """
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ def _fs_ds(profile, *, methods=None, **kw) -> list[GridSpec]:
     methods = methods or {FS: [MethodSpec(FS, dict(profile.method_params.get(FS, {})))],
                           DS: [MethodSpec(DS, dict(profile.method_params.get(DS, {})))]}
     base = dict(study=NAME, alpha=profile.alpha, batch_size=profile.batch_size, n_images=n_images(profile))
-    return [GridSpec(methods=ms, seeds=profile.seeds[:1] if name == FS else profile.seeds, **base, **kw)
+    return [GridSpec(methods=ms, seeds=profile.seeds[:1] if name == FS else profile.seeds, **{**base, **kw})
             for name, ms in methods.items()]
 
 
@@ -148,8 +149,13 @@ def long_grids(profile) -> list[GridSpec]:
         return []
     fs, _ = _fs_ds(profile, grid="long", preset=profile.presets[0], sources=(vgg_source(profile),),
                    targets=profile.targets, eps=(profile.paper_eps,), steps=profile.long_steps,
-                   snapshots=long_snapshots(profile))
+                   snapshots=long_snapshots(profile), n_images=long_images(profile))
     return [fs]
+
+
+def long_images(profile) -> int:
+    """Images of the long run: ``profile.ds_long_images``, else :func:`n_images`."""
+    return int(profile.ds_long_images or n_images(profile))
 
 
 def lambdas_run(profile) -> tuple[float, ...]:

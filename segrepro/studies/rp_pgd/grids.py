@@ -98,6 +98,11 @@ def seeds(profile) -> tuple[int, ...]:
     return tuple(profile.seeds if cap is None else profile.seeds[:cap])
 
 
+def ablation_images(profile) -> int:
+    """Images per ablation cell: ``profile.rp_ablation_images`` (``None``: :func:`n_images`)."""
+    return n_images(profile) if profile.rp_ablation_images is None else profile.rp_ablation_images
+
+
 def ablation_seeds(profile) -> tuple[int, ...]:
     """Seeds of the ablations: the first ``profile.rp_ablation_seeds`` of :func:`seeds`."""
     cap = profile.rp_ablation_seeds
@@ -256,7 +261,7 @@ def grids(profile) -> list[GridSpec]:
     for src in ablation_sources(profile):
         if ablation_labels(profile):
             out.append(_spec(profile, "ablation", (src,), (), ablation_methods(profile), t_ab, (t_ab,),
-                             seeds=ablation_seeds(profile)))
+                             seeds=ablation_seeds(profile), n_images=ablation_images(profile)))
     out.append(_spec(profile, "blackbox", (surrogate(profile),), blackbox_targets(profile), ("segpgd", "rp_pgd"),
                      t_wb, (t_wb,)))
     return out
