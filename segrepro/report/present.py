@@ -418,6 +418,37 @@ def table(df: pd.DataFrame, *, units: Mapping[str, str] | None = None, digits: i
     return _html(f'<div class="sr-table-wrap">{cap}{markup}{tail}</div>')
 
 
+def with_interval(t: pd.DataFrame, value: str, label: str | None = None, *, digits: int = 1, low: str = "low",
+                  high: str = "high") -> pd.DataFrame:
+    """Column ``value`` written as ``"v [low, high]"`` (the value alone without bounds, empty when missing),
+    the bound columns dropped and the column renamed ``label``; anything but a table with that column is
+    returned unchanged."""
+    if not isinstance(t, pd.DataFrame) or t.empty or value not in t:
+        return t
+
+    def num(x) -> str:
+        text = f"{float(x):.{digits}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.0"
+
+    t = t.copy()
+    t[value] = ["" if is_missing(v) else num(v) + ("" if is_missing(lo) or is_missing(hi) else f" [{num(lo)}, {num(hi)}]")
+                for v, lo, hi in zip(t[value], t[low], t[high])]
+    return t.drop(columns=[low, high]).rename(columns={value: label or value})
+
+
+def without_constant(t: pd.DataFrame, columns: Sequence[str] = ("images", "seeds")) -> tuple[pd.DataFrame, str]:
+    """``t`` without those of ``columns`` that hold one value on every row, and that value in words for the
+    caption (``"64 images, 2 attack seeds"``; ``""`` when none was dropped)."""
+    said = {}
+    if isinstance(t, pd.DataFrame) and len(t):
+        for c in columns:
+            if c in t and t[c].nunique() == 1:
+                said[c] = t[c].iloc[0]
+                t = t.drop(columns=[c])
+    words = [f"{v} attack seed{'s' if v != 1 else ''}" if c == "seeds" else f"{v} {c}" for c, v in said.items()]
+    return t, ", ".join(words)
+
+
 _NUMBER_CELL = re.compile(r"<td>(-?[\d.,]+(?: \[-?[\d.,]+, -?[\d.,]+\])?)</td>")
 
 

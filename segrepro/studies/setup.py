@@ -40,6 +40,85 @@ def clean_rows(profile, zoo, store, progress: bool = True) -> None:
                             metric=m, value=v) for m, v in values.items()])
 
 
+#: The benchmark each synthetic preset stands in for.
+STANDS_FOR = {"shapes": "PASCAL VOC", "street": "Cityscapes"}
+
+
+def preset_view(profile, preset: str, n_samples: int) -> dict:
+    """What the setup chapter shows of one synthetic preset: a heading, the first ``n_samples`` validation
+    images above their label maps (figure, caption, alt text) and each class's share of the valid pixels."""
+    import numpy as np
+    import pandas as pd
+
+    from segrepro.data.synthetic import render_grid
+    from segrepro.run.zoo import train_config
+    from segrepro.train.core import load_split
+
+    ds = load_split(train_config(profile, preset, profile.models[0]), "val")
+    n = min(n_samples, len(ds))
+    shares = np.bincount(ds.labels.ravel(), minlength=256)[:ds.num_classes] / max(int((ds.labels != 255).sum()), 1)
+    return {
+        "heading": f"### `{preset}`: {len(ds)} validation images of {ds.size[0]}x{ds.size[1]} px, {ds.num_classes} classes",
+        "figure": render_grid(ds, n=n),
+        "caption": (f"The first {n} validation images of the synthetic preset `{preset}` (our stand-in for "
+                    f"{STANDS_FOR.get(preset, 'a benchmark')}), each above its label map. Colours are the classes of "
+                    "the legend; grey pixels are ignored by the loss and the metrics (label 255)."),
+        "alt": (f"A grid of {n} small synthetic {preset} images, each above its colour-coded label map, "
+                f"with a legend of the {ds.num_classes} classes."),
+        "shares": pd.DataFrame({"class": ds.class_names, "share of valid pixels (%)": 100 * shares}),
+        "shares_caption": f"{preset}: each class's share of the valid pixels of the validation split",
+    }
+
+
+def zoo_tables(df):
+    """Clean mIoU (%) and training seconds of every model per preset (rows: model, columns: preset), and
+    the numbers the chapter's prose cites (Python floats): ``clean_min``/``max``, ``standard_min``/``max``
+    (without the adversarially trained models) and ``train_minutes``."""
+    from segrepro.report.tables import select
+
+    miou = select(df, metric="miou").pivot_table(index="target", columns="preset", values="value") * 100
+    seconds = select(df, metric="train_seconds").pivot_table(index="target", columns="preset", values="value")
+    standard = miou.loc[[t for t in miou.index if "@" not in t]]
+    numbers = {"clean_min": miou.min().min(), "clean_max": miou.max().max(), "standard_min": standard.min().min(),
+               "standard_max": standard.max().max(), "train_minutes": seconds.sum().sum() / 60}
+    for t in (miou, seconds):
+        t.index.name, t.columns.name = "model", "preset"
+    return miou, seconds, {k: float(v) for k, v in numbers.items()}
+
+
+def settings_table(profile):
+    """The main settings of a run in the reader's words (the setup chapter's first table)."""
+    import pandas as pd
+
+    from segrepro.run.zoo import train_config
+
+    clean = train_config(profile, profile.presets[0], profile.models[0]) if profile.models else None
+    at = train_config(profile, profile.presets[0], profile.at_models[0]) if profile.at_models else None
+
+    def epochs(cfg) -> str:
+        return "none" if cfg is None else f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} of {cfg.train_length} images"
+
+    rows = [("run", profile.name), ("datasets (synthetic presets)", ", ".join(profile.presets)),
+            ("image size", f"{profile.image_size} x {profile.image_size} px"),
+            ("segmentation models", ", ".join(profile.models) or "none"),
+            ("adversarially trained models", ", ".join(profile.at_models) or "none"),
+            ("model width (channels of the first layer; torchvision: 64)", clean.width if clean else "-"),
+            ("training", epochs(clean)), ("adversarial fine-tuning", epochs(at)),
+            ("evaluation images per preset", profile.n_images),
+            ("attack budgets (epsilon)", ", ".join(f"{e:g}" for e in profile.eps)),
+            ("attack step (alpha)", f"{profile.alpha:g}"), ("attack iterations", profile.steps),
+            ("attack seeds", len(profile.seeds))]
+    return pd.DataFrame(rows, columns=["setting", "this run"])
+
+
+def all_settings_table(profile):
+    """Every field of the run's profile with its value (lists and mappings as JSON)."""
+    import pandas as pd
+
+    fields = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in profile.to_dict().items()}
+    return pd.DataFrame({"setting": list(fields), "value": list(fields.values())})
+
+
 def released_models():
     """The released embedded models (``segrepro/weights/manifest.json``) as a table for the setup chapter.
 

@@ -137,3 +137,12 @@ def test_deviations_link_to_existing_sections(package):
 def test_outputs_are_not_stored(path):
     for cell in _cells(path, "code"):
         assert not cell.outputs and cell.execution_count is None, f"{path.name} cell {cell.id} stores outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids())
+def test_notebooks_are_thin_no_function_or_class_defined(path):
+    """All logic lives in segrepro: a notebook calls it and shows results."""
+    for cell in _cells(path, "code"):
+        clean = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        defined = [n for n in ast.walk(ast.parse(clean)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        assert not defined, f"{path.name}: a cell defines {type(defined[0]).__name__}; move it into segrepro"

@@ -12,7 +12,7 @@ def test_setup_notebook_is_thin_and_parametrised():
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1 and 'profile = "embedded"' in params[0].source
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert 'run_study(P, "setup"' in code and "render_grid" in code
+    assert 'run_study(P, "setup"' in code and "setup.preset_view" in code
     for c in nb.cells:  # short cells: imports aside, a few lines of segrepro calls
         if c.cell_type == "code":
             lines = [x for x in c.source.splitlines() if x.strip() and not x.startswith(("import ", "from ", "%"))]

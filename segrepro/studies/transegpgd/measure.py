@@ -124,7 +124,10 @@ class Measure:
 
 def claim_glue(claims: pd.DataFrame) -> dict:
     """``<claim_id>_outcome`` / ``_value`` / ``_low`` / ``_high`` / ``_n_needed`` / ``_why`` of each claim row, as
-    Python ``str`` / ``float`` (NaN when absent): the values a notebook glues into its prose."""
+    Python ``str`` / ``float`` (NaN when absent), and ``_ours`` (value, interval and n in words, "not measured"
+    when absent): the values a notebook glues into its prose."""
+    from segrepro.report.present import ours_text
+
     out = {}
     for _, r in claims[claims["part"].fillna("") == ""].iterrows():
         cid = str(r["claim_id"])
@@ -133,6 +136,7 @@ def claim_glue(claims: pd.DataFrame) -> dict:
             v = r[col]
             out[f"{cid}_{col}"] = float(v) if v is not None and pd.notna(v) else math.nan
         out[f"{cid}_why"] = str(r["why"] or "")
+        out[f"{cid}_ours"] = ours_text(r)
     return out
 
 

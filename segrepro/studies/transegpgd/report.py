@@ -5,6 +5,7 @@ Every interval is a 95 % percentile bootstrap over images (stratified by seed) o
 """
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -105,6 +106,31 @@ def ablation_table(df: pd.DataFrame, profile) -> pd.DataFrame:
                     "transfer ASR": Measure.point(pairs, "asr"),
                     f"white-box MisRatio at t={half}": Measure.point(wb, "mis_ratio")})
     return pd.DataFrame(out)
+
+
+#: Reader's words for the ablation variants (``params`` JSON -> text).
+VARIANTS = {"stage1_favour": {"wrong": "stage 1 favours the misclassified pixels"},
+            "switch": {"all_fooled": "stage 2 only once every pixel is fooled"}}
+
+
+def variant_label(variant: str) -> str:
+    """An ablation row's variant in words: ``"default"`` or its parameters (``"gamma = 0.5"``)."""
+    if variant == "default":
+        return "default (our reading)"
+    return ", ".join(VARIANTS.get(k, {}).get(x, f"{k} = {x}") for k, x in json.loads(variant).items())
+
+
+def prose(head: dict, random_methods: str = "DS's scales") -> dict[str, str]:
+    """Sentences (Markdown) the notebooks glue, from :func:`headline`'s values: the second reading and the seeds."""
+    eps2 = head["tsp_eps2"]
+    second = ("This run attacks at a single budget, so there is no second reading." if math.isnan(eps2) else
+              f"The same methods at this run's second budget, ε = {eps2:g}, from {head['tsp_eps2_sources']} only "
+              "(to fit the budget), next to their ε = 0.03 values from the same sources: the second-scale evidence "
+              "that each claim's *why* cites.")
+    seeds = ("Every method runs once (one attack seed)." if head["tsp_seeds"] == 1 else
+             f"Methods with randomness ({random_methods}) run with {head['tsp_seeds']} attack seeds; the "
+             "deterministic ones run once.")
+    return {"tsp_eps2_text": second, "tsp_seeds_text": seeds}
 
 
 def headline(df: pd.DataFrame, profile) -> dict:
