@@ -241,8 +241,11 @@ def _claim_tr(row: Mapping, *, is_part: bool, parent: Mapping | None) -> str:
     needed = needed_text(row)
     outcome = badge(row.get("outcome")) + (f'<div class="sr-sub">{html.escape(needed)}</div>' if needed else "")
     cls = "sr-part" if is_part else "sr-claim"
+    paper = fmt(row.get("paper_value"), unit, missing="")
+    if is_part and parent is not None and paper == fmt(parent.get("paper_value"), _text(parent.get("unit")), missing=""):
+        paper = ""  # a part repeats its claim's paper value only when it has its own
     return (f'<tr id="{anchor}" class="{cls}"><td>{head}{sub}</td>'
-            f'<td>{html.escape(fmt(row.get("paper_value"), unit, missing=""))}</td>'
+            f'<td>{html.escape(paper)}</td>'
             f'<td>{html.escape(ours_text(row))}</td><td>{outcome}</td>'
             f'<td>{html.escape(_text(row.get("why")))}</td></tr>')
 

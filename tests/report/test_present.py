@@ -95,6 +95,13 @@ def test_claims_html_shows_every_column_parts_indented_and_no_nan():
     assert "about 311 images would decide" in markup
 
 
+def test_a_part_shows_the_paper_value_only_when_it_has_its_own():
+    c = claims()
+    c.loc[1, "paper_value"] = c.loc[0, "paper_value"]  # the part repeats its claim's value
+    cells = _cells(present.claims_html(c).data)
+    assert cells.count("-22.5") == 1 and "6" in cells  # the worst-pair part keeps its own (6 pairs)
+
+
 def test_outcome_grid_links_claims_and_keeps_project_targets_apart():
     markup = present.outcome_grid(claims()).data
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", markup, re.S)

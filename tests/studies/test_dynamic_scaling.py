@@ -312,7 +312,7 @@ def test_headline_glues_only_plain_numbers_and_strings():
     out = prose.headline(_df(_transfer_rows()), p)
     assert out["gap_p0"] == pytest.approx(20.2 - 30.0) and out["clean_p0"] == pytest.approx(65.0)
     assert all(type(v) in (float, int, str) for v in out.values()), {k: type(v) for k, v in out.items()}
-    assert out["second_budget"] == "This profile runs no second budget."
+    assert out["second_budget"] == "This run attacks at one budget only."
     assert "same first 8 validation images" in out["clean_note"]
     assert "16 images attacked here" in prose.headline(_df(_transfer_rows()), get_profile("smoke", ds_images=16))["clean_note"]
 

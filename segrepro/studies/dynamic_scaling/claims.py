@@ -156,7 +156,7 @@ def check_table(r, profile, preset_index: int) -> Judged:
 
 def check_at(r, profile) -> Judged:
     if not profile.at_models:
-        raise MissingEvidence("no adversarially trained targets (this profile trains none)")
+        raise MissingEvidence("no adversarially trained targets (this run has none)")
     return _gap_claim(r, profile, preset=profile.presets[0], at=True)
 
 
@@ -400,7 +400,7 @@ def claims(df: pd.DataFrame, profile, counts=None) -> pd.DataFrame:
         try:
             judged = checks[cid]()
         except MissingEvidence as err:
-            rows += claim_rows(claim, not_testable=f"not measured at the {profile.name} profile: {_text(err)}",
+            rows += claim_rows(claim, not_testable=f"not measured in this run ({profile.name} settings): {_text(err)}",
                                study=NAME)
             continue
         rows += _rows(claim, judged)

@@ -22,7 +22,7 @@ def _shown(fig):
 def _note(err: Exception):
     from IPython.display import Markdown
 
-    return Markdown(f"*Not run at this profile: {err}.*")
+    return Markdown(f"*Not computed with this run's settings: {err}.*")
 
 
 def curves(df: pd.DataFrame, grid: str, *, method: str, eps: float, preset: str | None = None,

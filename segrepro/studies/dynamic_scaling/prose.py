@@ -85,7 +85,7 @@ def headline(df: pd.DataFrame, profile) -> dict[str, float | int | str]:
             f"{out['gap_side_e1']:+.1f} points, and the sources' white-box FS mIoU from "
             f"{out['fs_whitebox_side_e0']:.1f} % to {out['fs_whitebox_side_e1']:.1f} %.")
     else:
-        out["second_budget"] = "This profile runs no second budget."
+        out["second_budget"] = "This run attacks at one budget only."
     n, m = grids.n_images(profile), profile.n_images
     out["clean_note"] = (f"on the same first {n} validation images as the setup chapter's clean mIoU" if n == m else
                          f"on the {n} images attacked here (the setup chapter evaluates the first {m}, so its clean "

@@ -239,7 +239,7 @@ def _spread_note(value: float) -> str:
 def at_pgd(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
     at = _at_models(profile)
     if "RP-PGD3-AT" not in at or len(set(at) & set(rp.THREE_STEP)) < 2:
-        raise _Untestable("the profile has no RP-PGD3-AT model with another 3-step AT model of the same "
+        raise _Untestable("this run has no RP-PGD3-AT model with another 3-step AT model of the same "
                           "architecture")
     cols = sorted(profile.rp_battery_pgd_steps)
     t, t0 = cols[-1], cols[0]
@@ -262,7 +262,7 @@ def at_battery(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
     at = _at_models(profile)
     three = [s for s in rp.THREE_STEP if s in at]
     if "RP-PGD3-AT" not in three or len(three) < 2:
-        raise _Untestable("the profile has no RP-PGD3-AT model with another 3-step AT model of the same "
+        raise _Untestable("this run has no RP-PGD3-AT model with another 3-step AT model of the same "
                           "architecture")
     cols = a.columns()
     grid = {(s, c): a.battery(at[s], c) for s in three for c in cols}
@@ -287,7 +287,7 @@ def at_battery(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
 def at3_vs_seg7(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
     at = _at_models(profile)
     if not {"RP-PGD3-AT", "SegPGD7-AT"} <= set(at):
-        raise _Untestable("the profile has no SegPGD7-AT or no RP-PGD3-AT model")
+        raise _Untestable("this run has no SegPGD7-AT or no RP-PGD3-AT model")
     cols = a.columns()
     pairs = [(a.battery(at["RP-PGD3-AT"], c), a.battery(at["SegPGD7-AT"], c)) for c in cols]
     summary = mean_gap(pairs)
@@ -301,7 +301,7 @@ def table6(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
     rp_target = next((t for t in targets if t.endswith("@RP-PGD3-AT")), None)
     others = [t for t in targets if "@" in t and t != rp_target]
     if rp_target is None or not others:
-        raise _Untestable("the profile has no RP-PGD3-AT target with another AT target of its architecture")
+        raise _Untestable("this run has no RP-PGD3-AT target with another AT target of its architecture")
     parts, pairs = [], []
     for m in ("segpgd", "rp_pgd"):
         for o in others:
@@ -324,7 +324,7 @@ def keeps_clean(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
         parts.append(Part(m, estimate(lambda w, x=x, y=y: x.miou(w) / y.miou(w), x, y)))
         pairs.append((x, y))
     if not parts:
-        raise _Untestable("the profile has no AT model")
+        raise _Untestable("this run has no AT model")
     arms = [z for p in pairs for z in p]
     summary = estimate(lambda w: np.mean([x.miou(w) / y.miou(w) for x, y in pairs], axis=0), *arms)
     low = min(parts, key=lambda p: p.estimate.value)
@@ -343,7 +343,7 @@ def pgd20_gain(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
         parts.append(Part(f"{m} (PGD{t})", gap(x, y)))
         pairs.append((x, y))
     if not parts:
-        raise _Untestable("the profile has no AT model")
+        raise _Untestable("this run has no AT model")
     summary = mean_gap(pairs)
     low = min(parts, key=lambda p: p.estimate.value)
     why = (f"Mean gain {summary.value:+.2f} points under PGD{t} ({_won(parts, claim('at_pgd20_gain'))}); lowest "
@@ -354,7 +354,7 @@ def pgd20_gain(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
 def rp_vs_pgd(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
     at = _at_models(profile)
     if not {"RP-PGD3-AT", "PGD3-AT"} <= set(at):
-        raise _Untestable("the profile has no RP-PGD3-AT or no PGD3-AT model")
+        raise _Untestable("this run has no RP-PGD3-AT or no PGD3-AT model")
     parts, pairs = [], []
     for c in a.columns():
         x, y = a.battery(at["RP-PGD3-AT"], c), a.battery(at["PGD3-AT"], c)
@@ -391,7 +391,7 @@ def rows_of(cid: str, measure: Callable) -> list[dict]:
     except _Untestable as err:
         return claim_rows(c, study=rp.NAME, not_testable=f"{err}.")
     except MissingEvidence as err:
-        return claim_rows(c, study=rp.NAME, not_testable=f"not measured at this profile ({err}).")
+        return claim_rows(c, study=rp.NAME, not_testable=f"not measured in this run ({err}).")
     shown = parts or [Part("", summary)]
     why += _floor(shown, random=cid not in _DETERMINISTIC)
     return claim_rows(c, parts, summary=summary, why=why, study=rp.NAME)

@@ -95,7 +95,7 @@ def second_reading(profile, measure_at) -> str:
     """``measure_at(eps, grid, sources) -> Estimate`` from the second sources at both eps, as a sentence."""
     eps2 = second_eps(profile)
     if eps2 is None:
-        return "No second eps in this profile."
+        return "No second budget in this run."
     srcs = second_sources(profile)
     try:
         a, b = measure_at(main_eps(profile), MAIN, srcs), measure_at(eps2, SECOND, srcs)

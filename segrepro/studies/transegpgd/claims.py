@@ -83,7 +83,7 @@ def second_reading(profile, measure_at, direction: str) -> str:
     as one sentence (or why there is none)."""
     eps2 = second_eps(profile)
     if eps2 is None:
-        return "No second eps in this profile."
+        return "No second budget in this run."
     srcs = second_sources(profile)
     try:
         a = measure_at(main_eps(profile), MAIN, srcs)
@@ -144,7 +144,7 @@ def combines_with_mi(m: Measure, profile) -> list[dict]:
     """TranSegPGD+MI minus MI (summary only)."""
     c = claim("tsp_combines_with_mi")
     if not combined(profile):
-        return claim_rows(c, study=NAME, not_testable="MI is not among the profile's baselines.")
+        return claim_rows(c, study=NAME, not_testable="this run does not attack with MI.")
     eps, srcs = main_eps(profile), sources(profile)
 
     def at(e, grid, s):
