@@ -351,3 +351,15 @@ def test_notebook_at_smoke_scale(smoke_results, tmp_path):
     assert "rp_table1_full_best" in text and "at_pgd20_gain" in text
     for word in ("partly", "not reproduced"):
         assert word not in text
+
+
+def test_clean_counts_ignore_the_ablations_larger_sample(fake):
+    """The ablations attack more images (``rp_ablation_images``): their clean rows are another sample, and
+    stacking them with the 64-image clean rows once failed the whole study."""
+    from segrepro.studies.rp_pgd.arms import Arms
+
+    fake.clean("psp_r18", np.full(64, 0.8))
+    fake.store.save("clean-ablation", {("psp_r18", "1", 0): _counts(np.full(128, 0.7))})
+    fake.rows.append({**fake.rows[-1], "grid": "ablation", "cell": "clean-ablation"})
+    arm = Arms(fake.df, fake.profile).clean("psp_r18")
+    assert arm.n_images == 64 and arm.miou()[0] == pytest.approx(0.8 / 1.2)  # IoU = 80 / (100 + 100 - 80)

@@ -72,8 +72,9 @@ class Arms:
         return self._arm(**where)
 
     def clean(self, model: str) -> Arm:
-        """The model's counts on the clean images."""
-        return self._arm(target=model, iteration=0, method="clean")
+        """The model's counts on the clean images of the study's cells (the ablations' own clean rows cover
+        ``rp_ablation_images`` images, another sample)."""
+        return self.ev.arm(self.df[self.df["grid"] != "ablation"], target=model, iteration=0, method="clean")
 
     def battery(self, model: str, column: str) -> Arm:
         """Counts of one battery column of Tables 4-5 (``Clean``, ``PGD<t>``, ``CW<t>``, ``BIM<t>``)."""

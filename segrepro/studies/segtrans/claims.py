@@ -3,8 +3,9 @@
 - ``st_asr_gain``: SegTrans' mean transfer ASR minus the strongest state-of-the-art attack's, threshold
   **8.55 points** (the abstract's "+8.55 %", read as percentage points of our ASR metric); one part per
   attack (the claim holds only if SegTrans beats each by 8.55).
-- ``st_no_overhead``: SegTrans' extra cost per adversarial example over BIM at the same T, within a
-  tolerance of 20 % (ours); parts: forward + backward passes (exact) and wall-clock seconds.
+- ``st_no_overhead``: SegTrans' extra forward + backward passes per adversarial example over BIM at the same T,
+  within a tolerance of 20 % (ours). Wall-clock seconds are reported in the why, not judged: one timing
+  per cell on a shared CPU has no interval (a loaded machine once made it 8.9x, an idle one 1.1x).
 - ``st_efficiency``: "> 100 % more efficient" = the strongest attack's transfer ASR at half its cost.
   Every method costs one forward and one backward per iteration, so a time ratio of 2 at equal
   iterations is impossible by construction; we read it as: SegTrans' ASR after half the iterations
@@ -44,10 +45,10 @@ CLAIMS = {
         unit="ASR points", direction="higher", threshold=ASR_GAIN, paper_value="+8.55 %",
         threshold_note="paper: +8.55 %, read as percentage points of our ASR metric"),
     "st_no_overhead": dict(
-        quantity="extra cost per adversarial example of SegTrans over BIM at the same T, as a fraction of BIM's "
-                 "(0 = no overhead); parts: forward + backward passes, wall-clock seconds",
+        quantity="extra forward + backward passes per adversarial example of SegTrans over BIM at the same T, as "
+                 "a fraction of BIM's (0 = no overhead); wall-clock time is reported, not judged",
         unit="fraction", direction="within", threshold=OVERHEAD_TOLERANCE, paper_value="no extra cost",
-        threshold_note="ours: 20 % tolerance, about the spread of wall-clock timings on a shared CPU"),
+        threshold_note="ours: 20 % tolerance"),
     "st_efficiency": dict(
         quantity="SegTrans' mean transfer ASR after half the strongest attack's cost minus that attack's after T "
                  "iterations (> 0: the same success at half the cost, i.e. > 100 % more efficient); parts: half the "
@@ -172,16 +173,12 @@ def no_overhead(m: Measure, profile) -> list[dict]:
     st, ref = key(profile, "segtrans"), key(profile, "pgd")
     n = study_images(profile)
     p_st, p_ref, rel = passes(m.df, st), passes(m.df, ref), relative_seconds(m.df, profile, st)
-    sec = Estimate(rel - 1, None, None, n, note="one timing per cell, BIM timed in the same run (seconds are not "
-                                                "per image): no interval")
-    parts = [Part("forward + backward passes", Estimate(p_st / p_ref - 1, None, None, n,
-                                                        note="exact counts: no interval")),
-             Part("wall-clock seconds", sec)]
+    exact = Estimate(p_st / p_ref - 1, None, None, n, note="exact counts: no interval")
     why = (f"SegTrans costs {p_st:.0f} forward + backward passes per adversarial example, {tt.label(*ref)} "
-           f"{p_ref:.0f} (T={profile.steps}); in wall-clock time it takes {rel:.2f}x BIM's, timed in the same run: "
-           "with equal passes the difference is the region remapping's own cost plus the machine's noise (one "
-           "timing per cell).")
-    return claim_rows(c, parts, summary=sec, why=why, study=NAME)
+           f"{p_ref:.0f} (T={profile.steps}): no extra pass. In wall-clock time it took {rel:.2f}x BIM's in this run "
+           "(one timing per cell on a shared CPU, so not judged: the region remapping's own cost plus the "
+           "machine's noise).")
+    return claim_rows(c, summary=exact, why=why, study=NAME)
 
 
 def interpolated(m: Measure, profile, name: str, t: float, *, eps: float, grid: str, srcs):
