@@ -81,7 +81,7 @@ def headline(df: pd.DataFrame, profile) -> dict[str, float | int | str]:
     if eps1 == eps1 and out["gap_side_e1"] == out["gap_side_e1"]:
         out["second_budget"] = (
             f"From the {' and '.join(grids.side_sources(profile))} sources on `{profile.presets[0]}`, the larger "
-            f"budget $\\epsilon$ = {eps1:g} moves the mean DS - FS transfer gap from {out['gap_side_e0']:+.1f} to "
+            f"budget ε = {eps1:g} moves the mean DS - FS transfer gap from {out['gap_side_e0']:+.1f} to "
             f"{out['gap_side_e1']:+.1f} points, and the sources' white-box FS mIoU from "
             f"{out['fs_whitebox_side_e0']:.1f} % to {out['fs_whitebox_side_e1']:.1f} %.")
     else:
