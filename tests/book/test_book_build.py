@@ -52,8 +52,22 @@ def test_prose_glue_references_name_keys_their_notebooks_glue(prose_glue_refs):
     for notebook, key in refs:
         if key in HEADLINE_KEYS:
             continue  # glued together by present.glue_headline: the next test
-        code = _code(notebook)
+        code = _code(notebook) + _study_source(notebook)  # a key may come from the study's own functions
         assert f'"{key}"' in code or f"'{key}'" in code, f"{notebook}.ipynb glues no {key!r}"
+
+
+def _study_source(notebook: str) -> str:
+    """The source of the study package (or module) whose chapter is ``notebook``."""
+    import importlib
+
+    from segrepro.studies import STUDIES
+
+    for study in STUDIES:
+        if study.notebook == notebook:
+            path = Path(importlib.import_module(f"segrepro.studies.{study.name}").__file__)
+            files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
+            return "\n".join(p.read_text() for p in files)
+    return ""
 
 
 def test_comparison_notebook_glues_the_landing_page_keys(prose_glue_refs):
