@@ -132,7 +132,7 @@ def test_study_and_notebook_at_smoke_scale(tmp_path, monkeypatch):
     p = get_profile("smoke")
     df = run_study(p, "comparison", progress=False)  # with the transfer rows of TranSegPGD and SegTrans
     assert {"rp_pgd", "ds+transegpgd", "segtrans+mi", "ds+mi"} <= set(df["method"])
-    t = cmp.grid_table(df)
+    t = cmp.grid_table(df, p)
     assert {"ds", "transegpgd", "segtrans", "rp_pgd"} <= set(t["method"])
     out = tmp_path / "05.ipynb"
     papermill.execute_notebook(str(NOTEBOOK), str(out), parameters={"profile": "smoke"}, kernel_name="python3",

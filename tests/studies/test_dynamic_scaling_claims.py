@@ -267,7 +267,7 @@ def test_missing_grids_are_not_testable_with_a_reason(tmp_path):
     _pair(res, "psp_r18", "fcn8s_vgg16", fs=(0.6, 0.5, 0.55), ds=0.3)
     out = dsc.claims(res.df(), counts=res.store.folder, profile=_profile(at_models=())).set_index(["claim_id", "part"])
     assert out.loc[("ds_table3_at_targets", ""), "outcome"] == "not testable here"
-    assert "trains none" in out.loc[("ds_table3_at_targets", ""), "why"]
+    assert "this run has none" in out.loc[("ds_table3_at_targets", ""), "why"]
     assert out.loc[("ds_fig8_scale_ratio", ""), "outcome"] == "not testable here"
     heads = out.xs("", level="part")
     assert list(heads.index) == list(dsc.CLAIM_IDS) and heads["value"][heads["outcome"] == "not testable here"].isna().all()

@@ -191,7 +191,7 @@ def test_study_and_notebook_at_smoke_scale(tmp_path, monkeypatch):
     assert {"bim", "ds", "transegpgd", "mi"} <= set(load_results(p, "transegpgd")["method"])  # the extra step
     assert {"segtrans", "segtrans_zoom", "di", "bim", "ds", "transegpgd", "mi"} <= set(df["method"])
     c = stc.claims(df, p)
-    assert len(c) == 12 and "not testable here" not in set(c[c["part"] == ""]["outcome"])
+    assert len(c) == 10 and "not testable here" not in set(c[c["part"] == ""]["outcome"])
     glued = {**st.headline(df, p), **claim_glue(c)}
     assert all(type(v) in (float, int, str) for v in glued.values())
     out = tmp_path / "03.ipynb"

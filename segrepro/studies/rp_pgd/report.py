@@ -305,7 +305,10 @@ def settings_table(profile) -> pd.DataFrame:
 def claim_glue(claims_df: pd.DataFrame) -> dict:
     """Glue values of every claim row (parts excluded): ``<id>_outcome`` (str), ``<id>_value``, ``<id>_low``,
     ``<id>_high`` (Python floats; NaN when not measured), ``<id>_ci`` (``"[low, high]"`` or words),
-    ``<id>_n`` (``"64 images x 2 seeds"``) and ``<id>_needed`` (images an inconclusive claim needs, or words)."""
+    ``<id>_n`` (``"64 images x 2 seeds"``), ``<id>_needed`` (images an inconclusive claim needs, or words) and
+    ``<id>_ours`` (value, interval and n in words, "not measured" when absent)."""
+    from segrepro.report.present import ours_text
+
     out = {}
     for r in claims_df[claims_df["part"].fillna("") == ""].itertuples():
         cid = r.claim_id
@@ -316,10 +319,11 @@ def claim_glue(claims_df: pd.DataFrame) -> dict:
         out[f"{cid}_value"], out[f"{cid}_low"], out[f"{cid}_high"] = value, low, high
         out[f"{cid}_ci"] = (f"[{low:.{digits}f}, {high:.{digits}f}]" if not math.isnan(low)
                             else ("no interval" if not math.isnan(value) else "not measured"))
-        out[f"{cid}_n"] = (f"{int(r.n_images)} images x {int(r.n_seeds)} seed(s)"
+        out[f"{cid}_n"] = (f"{int(r.n_images)} images x {int(r.n_seeds)} seed{'s' if int(r.n_seeds) != 1 else ''}"
                            if r.n_images is not None and not pd.isna(r.n_images) else "no data")
         out[f"{cid}_needed"] = (f"{int(r.n_needed)} images" if r.n_needed is not None and not pd.isna(r.n_needed)
                                 else "-")
+        out[f"{cid}_ours"] = ours_text(r._asdict())
     return out
 
 
