@@ -138,14 +138,14 @@ def table(rows: Iterable[dict]) -> pd.DataFrame:
 
 def counts(df: pd.DataFrame) -> pd.DataFrame:
     """Claims (not parts) per paper and outcome; the project's targets are a separate ``paper`` row."""
-    claims = df[df["part"].fillna("") == ""]
+    claims = df[df["part"].astype(object).fillna("") == ""]
     out = claims.groupby(["paper", "outcome"]).size().unstack(fill_value=0)
     return out.reindex(columns=[o for o in OUTCOMES], fill_value=0)
 
 
 def decisive_share(df: pd.DataFrame) -> float:
     """Share of the papers' claims (project targets excluded) with a decisive outcome."""
-    claims = df[(df["part"].fillna("") == "") & (df["paper"] != PROJECT)]
+    claims = df[(df["part"].astype(object).fillna("") == "") & (df["paper"] != PROJECT)]
     if claims.empty:
         return math.nan
     return float((claims["outcome"] != INCONCLUSIVE).mean())

@@ -26,7 +26,7 @@ def outcome_counts(claims: pd.DataFrame | None) -> dict:
     out.update(cmp_n_claims=0, cmp_n_targets=0, cmp_decisive=math.nan)
     if claims is None or claims.empty:
         return out
-    rows = claims[claims["part"].fillna("") == ""]
+    rows = claims[claims["part"].astype(object).fillna("") == ""]
     papers = rows[rows["paper"] != PROJECT]
     for o, n in papers["outcome"].value_counts().items():
         out[f"cmp_n_{o.replace(' ', '_')}"] = int(n)

@@ -109,7 +109,7 @@ def key_figure(claims: pd.DataFrame):
     over images (the parts of :data:`KEY_CLAIM`), the claimed side shaded; ``None`` when it was not measured."""
     if claims is None or claims.empty:
         return None
-    rows = claims[(claims["claim_id"] == KEY_CLAIM) & (claims["part"].fillna("").astype(str) != "")]
+    rows = claims[(claims["claim_id"] == KEY_CLAIM) & (claims["part"].astype(object).fillna("").astype(str) != "")]
     rows = rows[pd.to_numeric(rows["value"], errors="coerce").notna()]
     if rows.empty:
         return None

@@ -113,7 +113,7 @@ def claim_glue(claims: pd.DataFrame) -> dict[str, str | int]:
     ``n_not_testable``.
     """
     out: dict[str, str | int] = {}
-    heads = claims[claims["part"].fillna("") == ""]
+    heads = claims[claims["part"].astype(object).fillna("") == ""]
     for _, row in heads.iterrows():
         cid, outcome = row["claim_id"], row["outcome"]
         text = _OUTCOME_TEXT.get(outcome, outcome)
@@ -129,7 +129,7 @@ def claim_glue(claims: pd.DataFrame) -> dict[str, str | int]:
             out[f"c_{cid}"] = f"{float(value):+.2f} {row['unit']} (no interval)"
         else:
             out[f"c_{cid}"] = f"{float(value):+.2f} [{float(row['low']):+.2f}, {float(row['high']):+.2f}] {row['unit']}"
-        parts = claims[(claims["claim_id"] == cid) & (claims["part"].fillna("") != "")]
+        parts = claims[(claims["claim_id"] == cid) & (claims["part"].astype(object).fillna("") != "")]
         counts = parts["outcome"].value_counts()
         out[f"p_{cid}"] = ", ".join(f"{int(counts[o])} of {len(parts)} parts {o}" for o in _OUTCOME_TEXT
                                     if counts.get(o, 0)) if len(parts) else ""

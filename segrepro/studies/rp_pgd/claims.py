@@ -413,4 +413,4 @@ def claims(df: pd.DataFrame, profile) -> pd.DataFrame:
 
 def summary_rows(table_df: pd.DataFrame) -> pd.DataFrame:
     """The claim rows only (no parts)."""
-    return table_df[table_df["part"].fillna("") == ""].reset_index(drop=True)
+    return table_df[table_df["part"].astype(object).fillna("") == ""].reset_index(drop=True)

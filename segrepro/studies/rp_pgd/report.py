@@ -310,7 +310,7 @@ def claim_glue(claims_df: pd.DataFrame) -> dict:
     from segrepro.report.present import ours_text
 
     out = {}
-    for r in claims_df[claims_df["part"].fillna("") == ""].itertuples():
+    for r in claims_df[claims_df["part"].astype(object).fillna("") == ""].itertuples():
         cid = r.claim_id
         num = (lambda v: float(v) if v is not None and not pd.isna(v) else math.nan)
         value, low, high = num(r.value), num(r.low), num(r.high)

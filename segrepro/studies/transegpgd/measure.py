@@ -129,7 +129,7 @@ def claim_glue(claims: pd.DataFrame) -> dict:
     from segrepro.report.present import ours_text
 
     out = {}
-    for _, r in claims[claims["part"].fillna("") == ""].iterrows():
+    for _, r in claims[claims["part"].astype(object).fillna("") == ""].iterrows():
         cid = str(r["claim_id"])
         out[f"{cid}_outcome"] = str(r["outcome"])
         for col in ("value", "low", "high", "n_needed"):
