@@ -71,6 +71,19 @@ class Judgement:
         return asdict(self)
 
 
+def format_estimate(e: Estimate | None, digits: int = 2, *, signed: bool = True, missing: str = "not measured",
+                    say_why: bool = False) -> str:
+    """``"-3.10 [-4.20, -2.00]"``: the value with its interval (``signed``: with a + or - sign); without an
+    interval the value alone (``say_why``: followed by the reason in brackets); ``missing`` when ``e`` is None."""
+    if e is None:
+        return missing
+    sign = "+" if signed else ""
+    value = f"{e.value:{sign}.{digits}f}"
+    if e.low is None:
+        return f"{value} ({e.note or 'no interval'})" if say_why else value
+    return f"{value} [{e.low:{sign}.{digits}f}, {e.high:{sign}.{digits}f}]"
+
+
 def resample_weights(n_images: int, n_seeds: int = 1, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
     """Bootstrap weights ``(resamples, n_seeds, n_images)``: image multiplicities, resampled within each seed.
 

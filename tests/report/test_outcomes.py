@@ -88,3 +88,14 @@ def test_not_measured_is_not_testable_and_parts_combine():
     assert combine([NOT_TESTABLE]) == NOT_TESTABLE
     with pytest.raises(ValueError, match="direction"):
         judge(1.0, 0.0, 2.0, "sideways")
+
+
+def test_format_estimate_signs_intervals_and_missing_values():
+    from segrepro.report.outcomes import Estimate, format_estimate
+
+    e = Estimate(-3.1, -4.2, -2.0, 64)
+    assert format_estimate(e) == "-3.10 [-4.20, -2.00]"
+    assert format_estimate(Estimate(12.345, 10.1, 14.5, 64), signed=False) == "12.35 [10.10, 14.50]"
+    flat = Estimate(0.5, None, None, 64, note="no variation across images")
+    assert format_estimate(flat) == "+0.50" and format_estimate(flat, say_why=True) == "+0.50 (no variation across images)"
+    assert format_estimate(None) == "not measured" and format_estimate(None, missing="-") == "-"

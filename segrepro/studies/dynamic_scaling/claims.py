@@ -18,7 +18,7 @@ from typing import Callable
 import pandas as pd
 
 from segrepro.report.evidence import Evidence, MissingEvidence
-from segrepro.report.outcomes import INCONCLUSIVE, REPRODUCED, Estimate, combine
+from segrepro.report.outcomes import INCONCLUSIVE, REPRODUCED, Estimate, combine, format_estimate
 from segrepro.report.verdicts import Claim, Part, claim_rows, table
 from segrepro.studies.dynamic_scaling import measures as ms
 from segrepro.studies.dynamic_scaling.classification import CLASSIFIERS
@@ -81,11 +81,7 @@ class Judged:
 
 def fmt(e: Estimate | None, digits: int = 2) -> str:
     """``"-3.10 [-4.20, -2.00]"`` (or the value alone with the reason there is no interval)."""
-    if e is None:
-        return "not measured"
-    if e.low is None:
-        return f"{e.value:+.{digits}f} ({e.note or 'no interval'})"
-    return f"{e.value:+.{digits}f} [{e.low:+.{digits}f}, {e.high:+.{digits}f}]"
+    return format_estimate(e, digits, say_why=True)
 
 
 def toward(first: Estimate, other: Estimate, direction: str) -> str:

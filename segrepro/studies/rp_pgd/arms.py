@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from segrepro.report.evidence import Arm, Evidence, MissingEvidence, shape
-from segrepro.report.outcomes import Estimate, bootstrap
+from segrepro.report.outcomes import Estimate, bootstrap, format_estimate
 from segrepro.run.grid import canonical_params
 from segrepro.studies.rp_pgd import grids as rp
 
@@ -41,11 +41,7 @@ def mean_gap(pairs: list[tuple[Arm, Arm]], metric: str = "miou", scale: float = 
 
 def fmt(e: Estimate | None, digits: int = 2) -> str:
     """``"12.34 [10.10, 14.50]"`` (no interval: the value alone; not measured: ``"-"``)."""
-    if e is None:
-        return "-"
-    if e.low is None:
-        return f"{e.value:.{digits}f}"
-    return f"{e.value:.{digits}f} [{e.low:.{digits}f}, {e.high:.{digits}f}]"
+    return format_estimate(e, digits, signed=False, missing="-")
 
 
 def column_name(kind: str, steps: int) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from segrepro.report.evidence import Arm, Evidence, MissingEvidence, shape
-from segrepro.report.outcomes import Estimate, bootstrap
+from segrepro.report.outcomes import Estimate, bootstrap, format_estimate
 
 METRICS = ("miou", "asr", "mis_ratio")
 
@@ -48,10 +48,7 @@ def dims(*pairs: Pairs) -> tuple[int, int]:
 
 def fmt(e: Estimate | None, digits: int = 2) -> str:
     """``"-3.10 [-4.20, -2.00]"`` (or the value alone when there is no interval; "not measured")."""
-    if e is None:
-        return "not measured"
-    v = f"{e.value:+.{digits}f}"
-    return v if e.low is None else f"{v} [{e.low:+.{digits}f}, {e.high:+.{digits}f}]"
+    return format_estimate(e, digits)
 
 
 class Measure:
