@@ -81,8 +81,9 @@ class Profile:
         threads: ``torch.set_num_threads`` for CPU runs (``0``: leave torch's default).
         ds_images: Images per cell in every grid of the DS study (``None``: ``n_images``); the side grids
             (long run, lambda, scales, AT targets) attack the same first images as the transfer grid.
-        ds_long_images: Images of the DS long run (Fig. 4; ``None``: as ``ds_images``): the VGG no-overfitting
-            claim is judged on it, and one source at ``long_steps`` is cheap enough for more images.
+        ds_long_images: Images of the DS long run (Figs 4, 7; ``None``: as ``ds_images``): the VGG source's
+            overfitting readings (FS and DS) are judged on it, and one source at ``long_steps`` is cheap
+            enough for more images.
         ds_snapshots: Iterations the DS transfer grid evaluates (``None``: ``snapshots``); the overfitting
             claims' reference iteration 5 and ``steps`` are always added.
         ds_lambdas: DS scale ratios of Fig. 8. Ratio 0 (DS without scaling is FS, bit for bit) and the

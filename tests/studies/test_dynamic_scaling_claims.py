@@ -170,7 +170,7 @@ def test_the_long_run_judges_the_vgg_claim_and_replaces_its_shorter_prefix(tmp_p
     assert part.startswith("fcn8s_vgg16, iteration 5 -> 50 (long run, ") and part.endswith(" images)")
     assert vgg.loc[part, "outcome"] == "contradicted" and vgg.loc[part, "value"] == vgg.loc["", "value"]
     assert vgg.loc["", "outcome"] == "contradicted"
-    assert "The 20-iteration run of the transfer grid: -" in vgg.loc["", "why"]  # still reported, in the why
+    assert "The 20-iteration run of the transfer grid (fcn8s_vgg16): -" in vgg.loc["", "why"]  # reported, in the why
 
 
 def test_fig8_parts_have_their_own_rules(tmp_path):

@@ -195,8 +195,16 @@ def test_at_claims_say_one_model_per_strategy(fake):
     assert "within the run-to-run spread" in row["why"]  # about 1.5 points of difference
     assert "PGD2" in row["why"]  # the second scale (the shorter PGD)
     assert len(table[(table["claim_id"] == "rp_at_pgd100") & (table["part"] != "")]) == 3
-    # battery fraction: RP-PGD3-AT is the most robust in both PGD columns
-    assert _claim(table, "rp_at_battery")["value"] == pytest.approx(1.0)
+    # battery: RP-PGD3-AT is the most robust in both PGD columns; one part per other 3-step model, each the
+    # mean gap over the columns (levels RP 0.215, PGD 0.20, SegPGD 0.21, CosPGD 0.19: about +1.5 points on average;
+    # mIoU pools counts, so the gaps are near, not equal to, the level differences)
+    battery = _claim(table, "rp_at_battery")
+    assert 1.0 < battery["value"] < 2.0 and "most robust in 2 of 2 columns" in battery["why"]
+    parts = table[(table["claim_id"] == "rp_at_battery") & (table["part"] != "")].set_index("part")["value"]
+    assert len(parts) == 3 and parts.index.str.endswith("mean over 2 columns").all()
+    by_model = {name.split(" - ")[1].split(",")[0]: v for name, v in parts.items()}
+    assert 0 < by_model["SegPGD3-AT"] < by_model["PGD3-AT"] < by_model["CosPGD3-AT"]
+    assert battery["value"] == pytest.approx(np.mean(list(by_model.values())))
     # the project's targets are apart
     targets = table[table["paper"] == PROJECT]
     assert set(targets["claim_id"]) == set(rc.PROJECT_TARGETS)

@@ -68,9 +68,10 @@ SPECS: dict[str, dict] = {
         quantity="robust mIoU under the battery's longest PGD of RP-PGD3-AT minus each other 3-step AT model; "
                  "claimed > 0", unit="mIoU points", direction="higher"),
     "rp_at_battery": dict(
-        quantity="fraction of battery columns (CW, L2 BIM, PGD) where RP-PGD3-AT has the highest robust mIoU of "
-                 "the 3-step AT models; claimed > 0.5", unit="fraction", direction="higher", threshold=0.5,
-        threshold_note="claims.csv: a majority of the columns (the paper's tables are no clean sweep)"),
+        quantity="robust mIoU of RP-PGD3-AT minus each other 3-step AT model, averaged over the battery's columns "
+                 "(CW, L2 BIM, PGD); claimed > 0", unit="mIoU points", direction="higher",
+        threshold_note="ours: 'more robust against the battery' read as a higher mean over its columns, against "
+                       "each other model (a count of columns won has no interval to speak of)"),
     "rp_at3_vs_segpgd7": dict(
         quantity="mean over battery columns of robust mIoU RP-PGD3-AT minus SegPGD7-AT; claimed > -1",
         unit="mIoU points", direction="higher", threshold=-1.0,
@@ -259,29 +260,34 @@ def at_pgd(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
 
 
 def at_battery(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
+    """Tables 4-5 read as "more robust against the battery": per other 3-step model, the mean over the
+    battery's columns of RP-PGD3-AT's robust mIoU minus that model's (one part per model). A count of
+    columns won, the paper's own wording, is reported in ``why``: it moves in steps of one column, so its
+    bootstrap interval sits on the 0.5 threshold whenever one column is a near tie."""
     at = _at_models(profile)
     three = [s for s in rp.THREE_STEP if s in at]
     if "RP-PGD3-AT" not in three or len(three) < 2:
         raise _Untestable("this run has no RP-PGD3-AT model with another 3-step AT model of the same "
                           "architecture")
     cols = a.columns()
-    grid = {(s, c): a.battery(at[s], c) for s in three for c in cols}
     others = [s for s in three if s != "RP-PGD3-AT"]
-
-    def fraction(w):
-        wins = [grid[("RP-PGD3-AT", c)].miou(w) > np.max([grid[(s, c)].miou(w) for s in others], axis=0)
-                for c in cols]
-        return np.mean(wins, axis=0)
-
-    summary = estimate(fraction, *grid.values())
-    gaps = []
+    parts, pairs = [], []
+    for s in others:
+        mine = [(a.battery(at["RP-PGD3-AT"], c), a.battery(at[s], c)) for c in cols]
+        parts.append(Part(f"RP-PGD3-AT - {s}, mean over {len(cols)} columns", mean_gap(mine)))
+        pairs += mine
+    summary = mean_gap(pairs)
+    won, gaps = 0, []
     for c in cols:
-        best = max(others, key=lambda s: float(grid[(s, c)].miou()[0]))
-        gaps.append(f"{c} {100 * float(grid[('RP-PGD3-AT', c)].miou()[0] - grid[(best, c)].miou()[0]):+.2f} vs {best}")
-    why = (f"RP-PGD3-AT is the most robust in {summary.value * len(cols):.0f} of {len(cols)} columns; its gap to "
-           f"the best other 3-step model per column: {', '.join(gaps)}. {AT_NOTE} (the per-column gaps are within "
-           f"about +-{TRAINING_SPREAD:.0f} points of training spread where small).")
-    return [], summary, why
+        mine = float(a.battery(at["RP-PGD3-AT"], c).miou()[0])
+        best = max(others, key=lambda s: float(a.battery(at[s], c).miou()[0]))
+        margin = 100 * (mine - float(a.battery(at[best], c).miou()[0]))
+        won += margin > 0
+        gaps.append(f"{c} {margin:+.2f} vs {best}")
+    why = (f"Mean gap {summary.value:+.2f} mIoU points ({_won(parts, claim('rp_at_battery'))}); RP-PGD3-AT is the "
+           f"most robust in {won} of {len(cols)} columns (its gap to the best other 3-step model: {', '.join(gaps)}). "
+           f"{AT_NOTE}." + _spread_note(summary.value))
+    return parts, summary, why
 
 
 def at3_vs_seg7(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
