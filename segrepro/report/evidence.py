@@ -55,9 +55,12 @@ class Arm:
         return w
 
     def _sum(self, field: str, w: np.ndarray | None) -> np.ndarray:
-        """Weighted sum over images: ``(B, S)`` or ``(B, S, C)``."""
+        """Weighted sum over images: ``(B, S)`` or ``(B, S, C)``. Weights over fewer images than the arm has
+        read its first images (the ones a shorter paired arm covers, see :func:`shape`)."""
         x = self.counts[field].astype(np.float64)
         w = self._weights(w)
+        if x.shape[1] > w.shape[2]:
+            x = x[:, :w.shape[2]]
         if x.shape[0] != w.shape[1]:
             x = np.broadcast_to(x, (w.shape[1], *x.shape[1:]))
         return np.einsum("bsn,sn...->bs...", w, x)
@@ -90,16 +93,19 @@ class Arm:
 def shape(*arms: Arm) -> tuple[int, int]:
     """``(n_images, n_seeds)`` for :func:`segrepro.report.outcomes.bootstrap` over paired arms.
 
+    Arms over different image counts are paired over the images they share: every cell attacks the first
+    ``n`` validation images of its preset, so a shorter arm's images are a longer arm's first ones (a side
+    grid may run more images where one claim needs them, and still pair with the main grid).
+
     Raises:
-        ValueError: arms over different image counts, or with different numbers of seeds (other than 1).
+        ValueError: no arm, or arms with different numbers of seeds (other than 1).
     """
-    images = {a.n_images for a in arms}
-    if len(images) != 1:
-        raise ValueError(f"paired arms must cover the same images, got {sorted(images)}")
+    if not arms:
+        raise ValueError("no arms to pair")
     seeds = {a.n_seeds for a in arms} - {1}
     if len(seeds) > 1:
         raise ValueError(f"paired arms have different seed counts {sorted(seeds)}")
-    return images.pop(), (seeds.pop() if seeds else 1)
+    return min(a.n_images for a in arms), (seeds.pop() if seeds else 1)
 
 
 class Evidence:
@@ -138,5 +144,14 @@ class Evidence:
         if cells.empty:
             raise MissingEvidence(f"no rows for target={target}, scale={eval_scale}, iteration={iteration}, {where}")
         parts = [self._load(c)[(target, eval_scale, iteration)] for c in cells["cell"]]
+        seeds = [int(s) for s in cells["seed"]]
+        sizes = [int(p["valid"].shape[0]) for p in parts]
+        if len(set(sizes)) > 1:
+            if iteration:
+                raise ValueError(f"the cells of one arm cover different image counts {sorted(set(sizes))} "
+                                 f"(target={target}, iteration={iteration}, {where})")
+            # clean rows of one model from grids of other image counts: the same images, keep the largest sample
+            keep = [i for i, n in enumerate(sizes) if n == max(sizes)]
+            parts, seeds = [parts[i] for i in keep], [seeds[i] for i in keep]
         counts = {f: np.stack([p[f] for p in parts]) for f in parts[0]}
-        return Arm(counts, tuple(int(s) for s in cells["seed"]))
+        return Arm(counts, tuple(seeds))

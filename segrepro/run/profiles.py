@@ -125,6 +125,9 @@ class Profile:
             on every AT model and its clean model: also the project's PGD-20 target).
         rp_battery_cw_steps: Steps of the battery's CW-margin attack (0: leave it out).
         rp_battery_bim_steps: Steps of the battery's L2 BIM (0: leave it out).
+        rp_battery_images: Images per battery cell of the AT architecture's AT variants (Table 4; ``None``: as
+            ``rp_images``): the gaps between AT strategies are fractions of a point and want more images; the
+            claims pair them with the 64-image cells over the images both cover.
         rp_other_archs: Run the battery's PGD on the other architectures' clean and PGD3-AT models too
             (Table 5's DeepLabv3, the VGG model: the project's AT targets).
     """
@@ -182,6 +185,7 @@ class Profile:
     rp_battery_pgd_steps: tuple[int, ...] = (10, 20, 40, 100)
     rp_battery_cw_steps: int = 100
     rp_battery_bim_steps: int = 10
+    rp_battery_images: int | None = None
     rp_other_archs: bool = True
 
     def __post_init__(self):
@@ -224,7 +228,7 @@ _INT_MIN = {"image_size": 1, "steps": 1, "long_steps": 1, "n_images": 1, "batch_
             "rp_whitebox_steps": 1, "rp_ablation_steps": 1, "rp_ablation_seeds": 1, "rp_battery_bim_steps": 0,
             "rp_battery_cw_steps": 0, "transfer_second_sources": 0, "transfer_ablation_seeds": 1,
             "transfer_zoom_k": 0, "ds_images": 1, "ds_cls_images": 1, "ds_cls_steps": 1, "ds_long_images": 1,
-            "rp_ablation_images": 1}
+            "rp_ablation_images": 1, "rp_battery_images": 1}
 #: Smallest value of the items of each tuple-of-integers field.
 _INTS_MIN = {"snapshots": 1, "seeds": 0, "rp_battery_pgd_steps": 1, "transfer_snapshots": 1, "ds_snapshots": 1}
 #: Tuple-of-fractions fields (each item in [0, 1]).
@@ -490,11 +494,13 @@ _EMBEDDED = Profile(
     # the 2-core budget: both transfer studies in about 8 of the 30 minutes (64 images per cell, the
     # ablations on one seed and gamma/beta 0.5 only); the comparison's own random methods on one seed.
     # RP-PGD: 64 images and 2 seeds per random cell (its claims' floor), at reduced step counts (Fig. 2 and
-    # Table 6: 10 of the paper's 100; ablations: 5, on 128 images; battery: PGD 10/20, CW 5, BIM 5)
+    # Table 6: 10 of the paper's 100; ablations: 5, on 128 images; battery: PGD 10/20, CW 5, BIM 5, on 256
+    # images for the AT variants)
     transfer_images=64, transfer_snapshots=(5, 10, 20), transfer_weights=(0.5,), transfer_ablation_seeds=1,
     comparison_seeds=1,
     rp_images=64, rp_seeds=2, rp_whitebox_steps=10, rp_ablation_steps=5, rp_ablation_images=128, rp_ablation_seeds=None,
     rp_ablation_at=False, rp_battery_pgd_steps=(10, 20), rp_battery_cw_steps=5, rp_battery_bim_steps=5,
+    rp_battery_images=256,
 )
 
 # The papers' settings (spec/methods.md): L-inf eps 0.03 and step 0.01 (DS, RP-PGD), 1000 iterations

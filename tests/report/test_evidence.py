@@ -50,3 +50,38 @@ def test_evidence_reads_the_counts_behind_rows(tmp_path):
     assert clean.n_images == 6
     with pytest.raises(MissingEvidence):
         Evidence(tmp_path).arm(df, target="t", iteration=5, method="bim")
+
+
+def test_arms_of_other_image_counts_pair_over_the_first_images():
+    long, short = _counts(0, n=10), _counts(1, n=4)
+    a = Arm({k: v[None] for k, v in long.items()}, (0,))
+    b = Arm({k: v[None] for k, v in short.items()}, (0,))
+    assert shape(a, b) == (4, 1)  # the shorter arm's images are the longer one's first
+    first = Arm({k: v[None, :4] for k, v in long.items()}, (0,))
+    w = resample_weights(4, 1, resamples=20)
+    np.testing.assert_allclose(a.miou(w), first.miou(w))
+    e = bootstrap(lambda w: 100 * (a.miou(w) - b.miou(w)), *shape(a, b))
+    assert e.n_images == 4
+    assert e.value == pytest.approx(100 * (metrics_from_counts({k: v[:4] for k, v in long.items()})["miou"]
+                                           - metrics_from_counts(short)["miou"]))
+    with pytest.raises(ValueError, match="seed counts"):
+        shape(Arm({k: np.stack([v, v]) for k, v in short.items()}, (0, 1)),
+              Arm({k: np.stack([v, v, v]) for k, v in short.items()}, (0, 1, 2)))
+
+
+def test_clean_rows_of_other_image_counts_keep_the_largest_sample(tmp_path):
+    store = CountStore(tmp_path)
+    big, small = _counts(0, n=8), _counts(0, n=4)
+    store.save("clean-big", {("t", "1", 0): big})
+    store.save("clean-small", {("t", "1", 0): small})
+    store.save("adv0", {("t", "1", 5): big})
+    store.save("adv1", {("t", "1", 5): small})
+    rows = [dict(cell=c, source="-", target="t", eval_scale="1", method="clean", eps=0.0, iteration=0, seed=0,
+                 metric="miou", value=0.0) for c in ("clean-small", "clean-big")]
+    rows += [dict(cell=f"adv{s}", source="s", target="t", eval_scale="1", method="pgd", eps=0.03, iteration=5,
+                  seed=s, metric="miou", value=0.0) for s in (0, 1)]
+    ev, df = Evidence(tmp_path), pd.DataFrame(rows)
+    clean = ev.arm(df, target="t", iteration=0, method="clean")
+    assert clean.n_images == 8 and clean.seeds == (0,)
+    with pytest.raises(ValueError, match="different image counts"):  # seeds of one attack on other images: a bug
+        ev.arm(df, target="t", iteration=5, method="pgd")

@@ -20,7 +20,7 @@ def _plan(profile) -> set:
     ("transfer_sources", 1), ("transfer_images", 4), ("comparison_seeds", 1),
     ("rp_images", 2), ("rp_seeds", 1), ("rp_whitebox_steps", 3), ("rp_ablation_steps", 2), ("rp_ablation_seeds", 1),
     ("rp_ablation_at", True), ("rp_ablation_images", 3), ("ds_long_images", 5), ("rp_battery_pgd_steps", (2, 6)), ("rp_battery_cw_steps", 0),
-    ("rp_battery_bim_steps", 0),
+    ("rp_battery_bim_steps", 0), ("rp_battery_images", 5),
 ])
 def test_a_changed_scale_field_changes_the_plan(field, value):
     base = get_profile("smoke", seeds=(0, 1), rp_seeds=None)

@@ -109,6 +109,12 @@ def ablation_seeds(profile) -> tuple[int, ...]:
     return seeds(profile) if cap is None else seeds(profile)[:cap]
 
 
+def battery_images(profile, full: bool) -> int:
+    """Images per battery cell: ``profile.rp_battery_images`` for the AT variants of the AT architecture
+    (``full``: Table 4's every column), :func:`n_images` for the PGD-only models and when it is ``None``."""
+    return n_images(profile) if not full or profile.rp_battery_images is None else profile.rp_battery_images
+
+
 def whitebox_steps(profile) -> int:
     """Length of the Fig. 2 runs of SegPGD, CosPGD, RP-PGD (and Table 6's attacks): at most the paper's 100."""
     return min(profile.rp_whitebox_steps, 100)
@@ -249,15 +255,17 @@ def grids(profile) -> list[GridSpec]:
     models = battery_models(profile)
     one = seeds(profile)[:1]
     for src, full in models.items():
+        n = battery_images(profile, full)
         if src not in fig2:
-            out.append(_spec(profile, "battery", (src,), (), ["pgd"], t_pgd, pgd_snapshots(profile, False)))
+            out.append(_spec(profile, "battery", (src,), (), ["pgd"], t_pgd, pgd_snapshots(profile, False),
+                             n_images=n))
         if full and profile.rp_battery_cw_steps:
             t = profile.rp_battery_cw_steps
-            out.append(_spec(profile, "battery", (src,), (), [cw_method()], t, (t,), seeds=one))
+            out.append(_spec(profile, "battery", (src,), (), [cw_method()], t, (t,), seeds=one, n_images=n))
         if full and profile.rp_battery_bim_steps:
             t, (eps2, step) = profile.rp_battery_bim_steps, l2_budget(profile)
             out.append(_spec(profile, "battery", (src,), (), [bim_l2_method()], t, (t,), seeds=one, eps=(eps2,),
-                             alpha=step))
+                             alpha=step, n_images=n))
     for src in ablation_sources(profile):
         if ablation_labels(profile):
             out.append(_spec(profile, "ablation", (src,), (), ablation_methods(profile), t_ab, (t_ab,),
@@ -267,9 +275,10 @@ def grids(profile) -> list[GridSpec]:
     return out
 
 
-def cost(profile, ms_step: float = 7.0, ms_eval: float = 2.5) -> pd.DataFrame:
+def cost(profile, ms_step: float = 3.5, ms_eval: float = 1.2) -> pd.DataFrame:
     """The grids' cost by the 2-core rule of thumb: attack steps x images x ``ms_step`` and evaluations
-    (targets x (snapshots + 1) x images x ``ms_eval``), per grid, in seconds (the extra steps apart)."""
+    (targets x (snapshots + 1) x images x ``ms_eval``), per grid, in seconds (the extra steps apart). The
+    defaults are an idle 2-core CPU's at 96 px (the study took 211 s where this estimates 229)."""
     rows = []
     for g in grids(profile):
         cells = len(g.sources) * len(g.methods) * len(g.eps) * len(g.seeds)
