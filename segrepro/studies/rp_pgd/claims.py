@@ -234,8 +234,8 @@ def _at_models(profile) -> dict[str, str]:
 def _spread_note(value: float) -> str:
     if abs(value) < TRAINING_SPREAD:
         return (f" The difference ({value:+.2f} points) is within the run-to-run spread of AT training (about "
-                f"+-2-{TRAINING_SPREAD:.0f} points), so a retrained model could reverse it: about the training "
-                "strategies this is inconclusive, whatever the interval over images says.")
+                f"+-2-{TRAINING_SPREAD:.0f} points): the outcome speaks of these trained models, and a retraining "
+                "could reverse it, so it says little about the training strategies themselves.")
     return ""
 
 

@@ -186,7 +186,9 @@ def prototype_grad_table(df: pd.DataFrame, profile) -> pd.DataFrame:
 def _battery_value(df: pd.DataFrame, model: str, column: str) -> float:
     miou = df[(df["metric"] == "miou") & (df["eval_scale"] == "1")]
     if column == "Clean":
-        return _mean(miou[(miou["method"] == "clean") & (miou["target"] == model)].drop_duplicates("cell"))
+        clean = miou[(miou["method"] == "clean") & (miou["target"] == model)].drop_duplicates("cell")
+        battery = clean[clean["grid"] == "battery"]  # the battery's own images (more, for the AT variants)
+        return _mean(battery if not battery.empty else clean)
     white = miou[(miou["source"] == model) & (miou["target"] == model)]
     for kind, method, grids in (("PGD", "pgd", ("whitebox", "battery")), ("CW", "cw", ("battery",)),
                                 ("BIM", "bim", ("battery",))):
@@ -289,6 +291,7 @@ def settings_table(profile) -> pd.DataFrame:
              "ablation models": list(rp.ablation_sources(profile)),
              "ablation iterations": rp.ablation_steps(profile), "ablation seeds": list(rp.ablation_seeds(profile)),
              "AT models": list(rp.at_variants(profile)), "battery models": list(rp.battery_models(profile)),
+             "battery images (AT variants)": rp.battery_images(profile, True),
              "battery PGD steps": list(profile.rp_battery_pgd_steps),
              "battery CW steps (no random start, 1 seed)": profile.rp_battery_cw_steps,
              "battery L2 BIM steps (1 seed)": profile.rp_battery_bim_steps,
@@ -332,6 +335,7 @@ def headline(df: pd.DataFrame, profile) -> dict:
     floats and strings only."""
     nan = math.nan
     out = {"rp_eps": float(profile.paper_eps), "rp_images": str(rp.n_images(profile)),
+           "rp_battery_images": str(rp.battery_images(profile, True)),
            "rp_seeds": str(len(rp.seeds(profile))), "rp_wb_steps": str(rp.whitebox_steps(profile)),
            "rp_pgd_steps": str(rp.pgd_steps(profile)), "rp_abl_steps": str(rp.ablation_steps(profile)),
            "rp_arch": rp.at_arch(profile), "rp_surrogate": rp.surrogate(profile),
