@@ -7,7 +7,8 @@
 - :mod:`~segrepro.report.verdicts`, :mod:`~segrepro.report.outcomes`, :mod:`~segrepro.report.evidence`: claims,
   their bootstrap intervals over images and the four outcomes; :mod:`~segrepro.report.present`: how the book shows them.
 """
-from segrepro.report.tables import (cost_table, mean_ci, paper_name, pivot_transfer_table, select, summarise,
-                                    with_paper_values)
+from segrepro.report.tables import (cost_table, mean_ci, paper_name, pivot_transfer_table, seed_range, select,
+                                    summarise, with_paper_values)
 
-__all__ = ["cost_table", "mean_ci", "paper_name", "pivot_transfer_table", "select", "summarise", "with_paper_values"]
+__all__ = ["cost_table", "mean_ci", "paper_name", "pivot_transfer_table", "seed_range", "select", "summarise",
+           "with_paper_values"]

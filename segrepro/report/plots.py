@@ -1,7 +1,7 @@
 """The study's figures, each a function of result tables returning a matplotlib ``Figure``.
 
 Every function takes the tidy rows of ``segrepro.run`` (or a table derived from them), draws
-our mean over seeds with its 95 % interval where there are several seeds, and puts the paper's
+our mean over seeds with the range of the seeds where there are several, and puts the paper's
 numbers next to ours when given (as separate markers, never merged into our curve). All follow the
 house style of :mod:`segrepro.report.figstyle`: the page width, 150 dpi, text of at least 9 pt, axes in
 words with units, legends outside the data, white-box curves dashed with their own legend entry.
@@ -100,7 +100,7 @@ def miou_vs_iterations(df: pd.DataFrame, *, source: str, method: str | Sequence[
         raise ValueError(f"no {metric} rows for source={source!r}, method={method!r}, preset={preset!r}, eps={eps!r}")
     with house():
         fig, ax = _axes(ax)
-        s = summarise(rows, by=["method", "params", "target", "iteration"])
+        s = summarise(rows, by=["method", "params", "target", "iteration"], band="range")
         multi = s["method"].nunique() > 1 or s["params"].nunique() > 1
         several_targets = s["target"].nunique() > 1
         keys = [method_label(m, p) if multi else t for m, p, t in zip(s["method"], s["params"], s["target"])]
@@ -245,7 +245,7 @@ def param_ablation(df: pd.DataFrame, *, param: str, source: str, target: str | S
     if rows.empty:
         raise ValueError(f"no rows with parameter {param!r} for source={source!r}, target={target!r}")
     it = iteration if iteration is not None else int(rows["iteration"].max())
-    s = summarise(rows[rows["iteration"] == it], by=["target", param])
+    s = summarise(rows[rows["iteration"] == it], by=["target", param], band="range")
     with house():
         fig, ax = _axes(ax)
         colors = colours(sorted(s["target"].unique()))

@@ -59,23 +59,45 @@ def paper_name(name: str) -> str:
     return f"{base}@{suffix}" if suffix else base
 
 
-def summarise(df: pd.DataFrame, by: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
-    """Mean and confidence interval over seeds.
+def seed_range(values: Sequence[float]) -> tuple[float, float, float]:
+    """Mean, lowest and highest value over seeds (a figure's band: with two or three seeds a t-interval
+    is 4-13 times the spread and says nothing; the range shows what the seeds did).
+
+    Returns:
+        ``(mean, low, high)``; ``low``/``high`` are NaN with fewer than two finite values.
+    """
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        raise ValueError("seed_range needs at least one finite value")
+    if x.size < 2:
+        return float(x.mean()), math.nan, math.nan
+    return float(x.mean()), float(x.min()), float(x.max())
+
+
+def summarise(df: pd.DataFrame, by: Sequence[str] | None = None, level: float = 0.95,
+              band: str = "interval") -> pd.DataFrame:
+    """Mean and confidence interval (or range) over seeds.
 
     Args:
         df: Tidy rows (``segrepro.run.store.COLUMNS``).
         by: Grouping columns (default: every key column except ``seed`` and ``cell``).
         level: Confidence level.
+        band: ``"interval"`` (Student-t, :func:`mean_ci`) or ``"range"`` (lowest to highest seed,
+            :func:`seed_range`: the figures' bands).
 
     Returns:
         One row per group with ``mean``, ``low``, ``high``, ``n`` (``low``/``high`` NaN for one seed).
     """
+    if band not in ("interval", "range"):
+        raise ValueError(f"band must be 'interval' or 'range', got {band!r}")
     by = list(by or [c for c in _SEED_KEYS if c in df.columns])
     if df.empty:
         return pd.DataFrame(columns=[*by, "mean", "low", "high", "n"])
     rows = []
     for key, g in df.groupby(by, sort=True, dropna=False):
-        mean, low, high = mean_ci(g["value"].tolist(), level)
+        values = g["value"].tolist()
+        mean, low, high = mean_ci(values, level) if band == "interval" else seed_range(values)
         rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))),
                      "mean": mean, "low": low, "high": high, "n": int(g["value"].notna().sum())})
     return pd.DataFrame(rows)

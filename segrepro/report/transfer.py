@@ -4,7 +4,7 @@ methods table's classification of a method, and the mean transfer curve of the f
 A method's **mean transfer** value is the mean of a metric over every ``(source, target)`` pair with
 ``target != source`` (``eval_scale == "1"``). Methods are identified by ``(method, params)``; :func:`label`
 gives the display name. The claims compare methods with bootstrap intervals over images
-(``segrepro.studies.transegpgd.measure``); :func:`curve`'s band is over seeds, for figures only.
+(``segrepro.studies.transegpgd.measure``); :func:`curve`'s band is the range over seeds, for figures only.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pandas as pd
 
 from segrepro.attacks.methods import get_method
 from segrepro.attacks.objectives import CrossEntropy
-from segrepro.report.tables import mean_ci
+from segrepro.report.tables import seed_range
 from segrepro.run.grid import canonical_params
 
 Key = tuple[str, str]  # (method, canonical params JSON)
@@ -53,7 +53,7 @@ def curve(df: pd.DataFrame, k: Key, *, metric: str = "miou") -> pd.DataFrame:
     rows = df[(df["method"] == k[0]) & (df["params"] == k[1]) & (df["metric"] == metric)
               & (df["eval_scale"] == "1") & (df["source"] != df["target"])]
     per = rows.groupby(["iteration", "seed"])["value"].mean().reset_index()
-    recs = [(it, *mean_ci(g["value"].tolist())) for it, g in per.groupby("iteration")]
+    recs = [(it, *seed_range(g["value"].tolist())) for it, g in per.groupby("iteration")]
     return pd.DataFrame(recs, columns=["iteration", "mean", "low", "high"])
 
 

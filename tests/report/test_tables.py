@@ -67,3 +67,18 @@ def test_mean_ci_ignores_nan_and_has_no_interval_for_one_value():
     assert mean_ci([1.0, float("nan"), 3.0])[0] == 2.0
     mean, low, high = mean_ci([5.0])
     assert mean == 5.0 and math.isnan(low) and math.isnan(high)
+
+
+def test_figure_bands_are_the_range_of_the_seeds():
+    from segrepro.report.tables import seed_range, summarise
+
+    assert seed_range([1.0, 3.0, float("nan")]) == (2.0, 1.0, 3.0)
+    mean, low, high = seed_range([5.0])
+    assert mean == 5.0 and math.isnan(low) and math.isnan(high)
+    rows = pd.DataFrame({"target": ["a", "a"], "value": [0.40, 0.44]})
+    band = summarise(rows, by=["target"], band="range").iloc[0]
+    t = summarise(rows, by=["target"]).iloc[0]
+    assert (band["low"], band["high"]) == (0.40, 0.44)
+    assert t["high"] - t["low"] > 10 * (band["high"] - band["low"])  # two seeds: t(1) = 12.7 times the spread
+    with pytest.raises(ValueError, match="band"):
+        summarise(rows, by=["target"], band="sd")

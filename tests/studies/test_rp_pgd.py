@@ -192,7 +192,7 @@ def test_at_claims_say_one_model_per_strategy(fake):
                       seed=seed)
     table = rc.claims(fake.df, p)
     row = _claim(table, "rp_at_pgd100")
-    assert row["value"] > 0 and "one trained model per AT strategy" in row["why"]
+    assert row["value"] > 0 and "One trained model per AT strategy" in row["why"]
     assert "within the run-to-run spread" in row["why"]  # about 1.5 points of difference
     assert "PGD2" in row["why"]  # the second scale (the shorter PGD)
     assert len(table[(table["claim_id"] == "rp_at_pgd100") & (table["part"] != "")]) == 3

@@ -34,7 +34,7 @@ from segrepro.studies.rp_pgd.arms import Arms, estimate, gap, mean_gap
 TRAINING_SPREAD = 4.0
 #: The data floor of a claim's cells (issue 15): images per cell, seeds per random method.
 MIN_IMAGES, MIN_SEEDS = 64, 2
-AT_NOTE = ("one trained model per AT strategy, so the interval covers evaluation noise over images, not "
+AT_NOTE = ("One trained model per AT strategy, so the interval covers evaluation noise over images, not "
            "training noise")
 
 #: claim id -> how it is measured (the claim's words and the paper's value come from ``claims.csv``).
