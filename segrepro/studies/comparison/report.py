@@ -148,7 +148,8 @@ def headline_sentences(df: pd.DataFrame, profile, claims: pd.DataFrame) -> list[
     n = h["cmp_n_claims"]
     first = (f"Of the {n} claims of the four papers, {h['cmp_n_reproduced']} reproduce at our scale, "
              f"{h['cmp_n_contradicted']} are contradicted, {h['cmp_n_inconclusive']} are inconclusive "
-             f"(more images would decide them) and {h['cmp_n_not_testable_here']} cannot be tested here.")
+             f"(their interval holds the claim's threshold; each chapter says how many images would decide them) and "
+             f"{h['cmp_n_not_testable_here']} cannot be tested here.")
     if h["cmp_best_method"] == "-":
         return [first]
     papers = ", ".join(f"{PAPER_METHODS[m].split(' (')[0]} {h[f'cmp_{m}_miou']:.1f} %" for m in PAPER_METHODS

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from segrepro.report.present import parts_text
 from segrepro.report.tables import select
 from segrepro.studies.dynamic_scaling.grids import DS, FS, psp_source, vgg_source
 from segrepro.studies.dynamic_scaling.report import (_at_mask, _clean, attacked, cost_summary, family_gaps,
@@ -129,10 +130,7 @@ def claim_glue(claims: pd.DataFrame) -> dict[str, str | int]:
             out[f"c_{cid}"] = f"{float(value):+.2f} {row['unit']} (no interval)"
         else:
             out[f"c_{cid}"] = f"{float(value):+.2f} [{float(row['low']):+.2f}, {float(row['high']):+.2f}] {row['unit']}"
-        parts = claims[(claims["claim_id"] == cid) & (claims["part"].astype(object).fillna("") != "")]
-        counts = parts["outcome"].value_counts()
-        out[f"p_{cid}"] = ", ".join(f"{int(counts[o])} of {len(parts)} parts {o}" for o in _OUTCOME_TEXT
-                                    if counts.get(o, 0)) if len(parts) else ""
+        out[f"p_{cid}"] = parts_text(claims, cid)
     out["n_claims"] = int(len(heads))
     for o, key in (("reproduced", "n_reproduced"), ("contradicted", "n_contradicted"),
                    ("inconclusive", "n_inconclusive"), ("not testable here", "n_not_testable")):

@@ -310,7 +310,7 @@ def claim_glue(claims_df: pd.DataFrame) -> dict:
     ``<id>_high`` (Python floats; NaN when not measured), ``<id>_ci`` (``"[low, high]"`` or words),
     ``<id>_n`` (``"64 images x 2 seeds"``), ``<id>_needed`` (images an inconclusive claim needs, or words) and
     ``<id>_ours`` (value, interval and n in words, "not measured" when absent)."""
-    from segrepro.report.present import ours_text
+    from segrepro.report.present import ours_text, parts_text
 
     out = {}
     for r in claims_df[claims_df["part"].astype(object).fillna("") == ""].itertuples():
@@ -326,7 +326,8 @@ def claim_glue(claims_df: pd.DataFrame) -> dict:
                            if r.n_images is not None and not pd.isna(r.n_images) else "no data")
         out[f"{cid}_needed"] = (f"{int(r.n_needed)} images" if r.n_needed is not None and not pd.isna(r.n_needed)
                                 else "-")
-        out[f"{cid}_ours"] = ours_text(r._asdict())
+        parts = parts_text(claims_df, cid)
+        out[f"{cid}_ours"] = ours_text(r._asdict()) + (f"; {parts}" if parts else "")
     return out
 
 
