@@ -147,14 +147,13 @@ def ours_text(row: Mapping) -> str:
     return f"{value}{interval}" + (f", {n}" if n else "")
 
 
-def parts_text(claims: pd.DataFrame, claim_id: str, bold: bool = False) -> str:
+def parts_text(claims: pd.DataFrame, claim_id: str) -> str:
     """How a claim's parts came out: ``"2 of 3 parts inconclusive, 1 of 3 parts contradicted"`` (``""`` for a
     claim without parts). A claim is contradicted by one contradicted part, so its summary interval alone
     does not tell a reader why; this does."""
     parts = claims[(claims["claim_id"] == claim_id) & (claims["part"].astype(object).fillna("") != "")]
     counts = parts["outcome"].value_counts()
-    word = (lambda o: f"**{o}**") if bold else (lambda o: o)
-    return ", ".join(f"{int(counts[o])} of {len(parts)} parts {word(o)}" for o in OUTCOMES if counts.get(o, 0))
+    return ", ".join(f"{int(counts[o])} of {len(parts)} parts {o}" for o in OUTCOMES if counts.get(o, 0))
 
 
 def badge(outcome: Any) -> str:

@@ -28,6 +28,15 @@ _SEED_KEYS = ["study", "preset", "grid", "source", "target", "eval_scale", "meth
               "iteration", "metric"]
 
 
+def _finite(values: Sequence[float], who: str) -> np.ndarray:
+    """The finite values (None and NaN dropped); ``who`` needs at least one."""
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        raise ValueError(f"{who} needs at least one finite value")
+    return x
+
+
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval over seeds (for figure bands; claims use bootstrap intervals over images).
 
@@ -39,10 +48,7 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float,
     """
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
-    x = np.asarray([v for v in values if v is not None], dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        raise ValueError("mean_ci needs at least one finite value")
+    x = _finite(values, "mean_ci")
     mean = float(x.mean())
     if x.size < 2:
         return mean, math.nan, math.nan
@@ -66,10 +72,7 @@ def seed_range(values: Sequence[float]) -> tuple[float, float, float]:
     Returns:
         ``(mean, low, high)``; ``low``/``high`` are NaN with fewer than two finite values.
     """
-    x = np.asarray([v for v in values if v is not None], dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        raise ValueError("seed_range needs at least one finite value")
+    x = _finite(values, "seed_range")
     if x.size < 2:
         return float(x.mean()), math.nan, math.nan
     return float(x.mean()), float(x.min()), float(x.max())

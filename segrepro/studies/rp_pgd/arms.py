@@ -22,9 +22,13 @@ def estimate(statistic: Callable[[np.ndarray], np.ndarray], *arms: Arm) -> Estim
     return bootstrap(statistic, *shape(*arms))
 
 
+def _mean_gap_statistic(pairs: list[tuple[Arm, Arm]], metric: str, scale: float) -> Callable:
+    return lambda w: np.mean([scale * (getattr(a, metric)(w) - getattr(b, metric)(w)) for a, b in pairs], axis=0)
+
+
 def gap(a: Arm, b: Arm, metric: str = "miou", scale: float = 100.0) -> Estimate:
     """``scale * (metric(a) - metric(b))`` with its paired interval (points for mIoU / MisRatio)."""
-    return estimate(lambda w: scale * (getattr(a, metric)(w) - getattr(b, metric)(w)), a, b)
+    return mean_gap([(a, b)], metric, scale)
 
 
 def level(a: Arm, metric: str = "miou", scale: float = 100.0) -> Estimate:
@@ -34,9 +38,14 @@ def level(a: Arm, metric: str = "miou", scale: float = 100.0) -> Estimate:
 
 def mean_gap(pairs: list[tuple[Arm, Arm]], metric: str = "miou", scale: float = 100.0) -> Estimate:
     """Mean over pairs of ``scale * (metric(a) - metric(b))``, all pairs under the same weights."""
-    arms = [x for p in pairs for x in p]
-    return estimate(lambda w: np.mean([scale * (getattr(a, metric)(w) - getattr(b, metric)(w)) for a, b in pairs],
-                                      axis=0), *arms)
+    return estimate(_mean_gap_statistic(pairs, metric, scale), *[x for p in pairs for x in p])
+
+
+def gap_value(pairs: list[tuple[Arm, Arm]], metric: str = "miou", scale: float = 100.0) -> float:
+    """:func:`mean_gap`'s value alone, without resampling (for the numbers a ``why`` quotes), paired over the
+    images the arms share."""
+    n_images, n_seeds = shape(*[x for p in pairs for x in p])
+    return float(_mean_gap_statistic(pairs, metric, scale)(np.ones((1, n_seeds, n_images)))[0])
 
 
 def fmt(e: Estimate | None, digits: int = 2) -> str:

@@ -27,7 +27,7 @@ from segrepro.report.evidence import MissingEvidence
 from segrepro.report.outcomes import Estimate
 from segrepro.report.verdicts import PROJECT, Claim, Part, claim_rows, table
 from segrepro.studies.rp_pgd import grids as rp
-from segrepro.studies.rp_pgd.arms import Arms, estimate, gap, mean_gap
+from segrepro.studies.rp_pgd.arms import Arms, estimate, gap, gap_value, mean_gap
 
 #: Run-to-run spread of our AT models' robust mIoU, in points (about +-2-4 between trainings with
 #: other seeds; the limitations page): a gap between two AT strategies below it rests on one draw.
@@ -152,7 +152,7 @@ def fig2(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
                 by_t.setdefault(t, []).append((x, y))
     summary = mean_gap(pairs)
     ts = sorted(by_t)
-    first, last = mean_gap(by_t[ts[0]]).value, mean_gap(by_t[ts[-1]]).value
+    first, last = gap_value(by_t[ts[0]]), gap_value(by_t[ts[-1]])
     trend = "toward" if last < first else "away from"
     why = (f"Mean gap {summary.value:+.2f} mIoU points ({_won(parts, claim('rp_fig2_whitebox'))}); the mean gap is "
            f"{first:+.2f} at t={ts[0]} and {last:+.2f} at t={ts[-1]}, moving {trend} the paper's RP-PGD advantage "
@@ -255,7 +255,7 @@ def at_pgd(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
             early.append((a.battery(at["RP-PGD3-AT"], f"PGD{t0}"), a.battery(at[s], f"PGD{t0}")))
     summary = mean_gap(pairs)
     why = (f"Mean gap {summary.value:+.2f} mIoU points under PGD{t} ({_won(parts, claim('rp_at_pgd100'))}); "
-           f"under PGD{t0} {mean_gap(early).value:+.2f} (the paper's column is PGD100). {AT_NOTE}; only "
+           f"under PGD{t0} {gap_value(early):+.2f} (the paper's column is PGD100). {AT_NOTE}; only "
            f"{rp.at_arch(profile)} has every strategy (Table 5's DeepLabv3 has PGD3-AT alone here)."
            + _spread_note(summary.value))
     return parts, summary, why
@@ -281,7 +281,7 @@ def at_battery(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
     summary = mean_gap(pairs)
     won, gaps = 0, []
     for c in cols:  # the margin to the best other model, each gap paired over the images both cells cover
-        by = {s: gap(a.battery(at["RP-PGD3-AT"], c), a.battery(at[s], c)).value for s in others}
+        by = {s: gap_value([(a.battery(at["RP-PGD3-AT"], c), a.battery(at[s], c))]) for s in others}
         best = min(by, key=by.get)
         won += by[best] > 0
         gaps.append(f"{c} {by[best]:+.2f} vs {best}")
@@ -298,7 +298,7 @@ def at3_vs_seg7(a: Arms, profile) -> tuple[list[Part], Estimate, str]:
     cols = a.columns()
     pairs = [(a.battery(at["RP-PGD3-AT"], c), a.battery(at["SegPGD7-AT"], c)) for c in cols]
     summary = mean_gap(pairs)
-    per = ", ".join(f"{c} {gap(x, y).value:+.2f}" for c, (x, y) in zip(cols, pairs))
+    per = ", ".join(f"{c} {gap_value([(x, y)]):+.2f}" for c, (x, y) in zip(cols, pairs))
     why = f"Mean {summary.value:+.2f} mIoU points over the columns ({per}). {AT_NOTE}." + _spread_note(summary.value)
     return [], summary, why
 
